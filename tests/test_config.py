@@ -1,0 +1,45 @@
+"""Bad training configs fail before any work, saying what to change."""
+
+import pytest
+
+from training.config import ConfigError, TrainConfig
+
+from .conftest import FIXTURES
+
+
+def write(tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, message", [
+    ("train: [a.jsonl]\nvalidation: [b.jsonl]\nepoch: 3\n", r"unknown key\(s\) \['epoch'\]"),
+    ("validation: [b.jsonl]\n", "'train' is empty"),
+    ("train: [a.jsonl]\n", "'validation' specs, or 'validation_fraction'"),
+    ("train: [semeval-train]\nvalidation: [semeval-a-test]\n", "is a test split"),
+    ("train: [data/domain/test.jsonl]\nvalidation_fraction: 0.1\n", "is a test split"),
+    ("train: [a.jsonl]\nvalidation_fraction: 0.1\nselect_metric: loss\n", "'select_metric' 'loss'"),
+    ("train: [a.jsonl]\nvalidation_fraction: 0.1\nlearning_rate: 0\n", "'learning_rate' must be positive"),
+    ("train: [a.jsonl\n", "not valid YAML"),
+])
+def test_bad_config(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig.from_yaml(write(tmp_path, text))
+
+
+def test_shipped_configs_parse():
+    from standpoint.targets import REPO_ROOT
+
+    for name in ("default", "semeval"):
+        cfg = TrainConfig.from_yaml(REPO_ROOT / "configs" / f"{name}.yaml")
+        assert cfg.train
+
+
+def test_default_targets_must_be_trained(tmp_path):
+    from training.train import fit
+
+    cfg = TrainConfig(train=[str(FIXTURES / "tiny_train.jsonl")], validation=[str(FIXTURES / "tiny_dev.jsonl")],
+                      default_targets=["atheism"])
+    with pytest.raises(ConfigError, match=r"default_targets \['atheism'\]"):
+        fit(cfg, tmp_path / "w")

@@ -1,0 +1,1 @@
+"""Fine-tuning a Standpoint model from a YAML config."""

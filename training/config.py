@@ -1,0 +1,80 @@
+"""Training configuration: a dataclass read from YAML, validated with messages that say what to change."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+SELECT_METRICS = ("score", "stance_macro_f1", "stance_f_avg", "sentiment_macro_f1")
+
+
+class ConfigError(ValueError):
+    """A training config that cannot run; the message names the key and what would be right."""
+
+
+@dataclass
+class TrainConfig:
+    name: str = "standpoint"
+    base_encoder: str = "all-MiniLM-L6-v2"
+    targets_file: str = "configs/targets.yaml"
+    # targets served when a request names none; default: every target seen in training
+    default_targets: list[str] = field(default_factory=list)
+    train: list[str] = field(default_factory=list)          # data SPECs (JSONL paths or named sets)
+    validation: list[str] = field(default_factory=list)     # data SPECs; or carve from train:
+    validation_fraction: float = 0.0
+    max_length: int = 160
+    epochs: float = 3.0
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    dropout: float = 0.1
+    sentiment_weight: float = 1.0
+    seed: int = 42
+    select_metric: str = "score"
+    max_train_records: int | None = None   # cap per train spec (for smoke runs)
+    logging_steps: int = 50
+
+    def __post_init__(self):
+        if not self.train:
+            raise ConfigError("'train' is empty: list at least one data spec (JSONL path or named set)")
+        if not self.validation and not 0 < self.validation_fraction < 1:
+            raise ConfigError("give 'validation' specs, or 'validation_fraction' between 0 and 1 to carve it from train")
+        for spec in [*self.train, *self.validation]:
+            if "test" in Path(spec).stem.split("-") or Path(spec).stem == "test" or spec.endswith("-test"):
+                raise ConfigError(f"data spec {spec!r} is a test split: test splits are for final measurement only")
+        if self.select_metric not in SELECT_METRICS:
+            raise ConfigError(f"'select_metric' {self.select_metric!r}: choose one of {', '.join(SELECT_METRICS)}")
+        for key in ("epochs", "batch_size", "learning_rate", "max_length"):
+            if not getattr(self, key) > 0:
+                raise ConfigError(f"'{key}' must be positive, got {getattr(self, key)!r}")
+        if not 16 <= self.max_length <= 512:
+            raise ConfigError(f"'max_length' {self.max_length}: use 16..512 (the encoder's window)")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "TrainConfig":
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(doc, dict):
+            raise ConfigError(f"{path}: expected a mapping of settings")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(doc) - known)
+        if unknown:
+            raise ConfigError(f"{path}: unknown key(s) {unknown}; known keys: {', '.join(sorted(known))}")
+        try:
+            return cls(**doc)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        except TypeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

@@ -1,0 +1,215 @@
+"""Fine-tune a Standpoint model:  standpoint train --config configs/default.yaml [--output DIR]
+
+Hugging Face ``Trainer`` over *rows*: each statement gives one sentiment row (text alone) and
+one stance row per labelled target ((description, text) pair). Unlabelled targets give no row
+and an unlabelled sentiment gives no row, so they are masked from the loss. The checkpoint with
+the best validation ``select_metric`` is kept; test splits are refused by the config.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import time
+from pathlib import Path
+
+import datasets
+import torch
+from transformers import Trainer, TrainingArguments, set_seed
+
+from eval.metrics import f_avg as official_f_avg
+from eval.metrics import sentiment_scores, stance_scores
+from model.encoders import resolve_encoder
+from model.folder import build_model, save_model_folder
+from model.inputs import SENTIMENT_TASK, STANCE_TASK, EncodedRow, RowEncoder, pad_rows
+from model.modeling import IGNORE
+from standpoint.adapters import load_spec
+from standpoint.records import SENTIMENT_LABELS, STANCE_LABELS, LabelledSet, StanceRecord
+from standpoint.targets import REPO_ROOT
+
+from .config import ConfigError, TrainConfig
+
+log = logging.getLogger("standpoint.train")
+STANCE_ID = {label: i for i, label in enumerate(STANCE_LABELS)}
+SENTIMENT_ID = {label: i for i, label in enumerate(SENTIMENT_LABELS)}
+
+
+def _repo_path(p: str) -> str:
+    """Relative paths in configs are relative to the repository root, wherever the CLI runs."""
+    return p if Path(p).is_absolute() or Path(p).exists() or not (REPO_ROOT / p).exists() else str(REPO_ROOT / p)
+
+
+def load_sets(specs: list[str], targets_file: str, cap: int | None = None) -> LabelledSet:
+    records, targets, names = [], {}, []
+    for spec in specs:
+        labelled = load_spec(_repo_path(spec), targets_file)
+        recs = labelled.records[:cap] if cap else labelled.records
+        records.extend(recs)
+        targets.update(labelled.targets)
+        names.append(labelled.name)
+    return LabelledSet("+".join(names), records, targets)
+
+
+def carve_validation(data: LabelledSet, fraction: float, seed: int) -> tuple[LabelledSet, LabelledSet]:
+    """Hold out ``fraction`` of each target's records (seeded), for sets without a dev split."""
+    rng = random.Random(seed)
+    by_key: dict[str, list[StanceRecord]] = {}
+    for r in data.records:
+        by_key.setdefault(",".join(sorted(r.stances)) or "-", []).append(r)
+    train, val = [], []
+    for key in sorted(by_key):
+        group = by_key[key][:]
+        rng.shuffle(group)
+        k = max(1, round(len(group) * fraction))
+        val.extend(group[:k])
+        train.extend(group[k:])
+    return (LabelledSet(data.name + ":train", train, data.targets),
+            LabelledSet(data.name + ":validation", val, data.targets))
+
+
+def encode_rows(data: LabelledSet, encoder: RowEncoder) -> datasets.Dataset:
+    """One dataset row per (statement, labelled target) plus one per labelled sentiment."""
+    cols: dict[str, list] = {"input_ids": [], "token_type_ids": [], "task_ids": [], "labels": [], "length": []}
+    text_ids = encoder.token_ids([r.text for r in data.records])
+    for rec, ids in zip(data.records, text_ids):
+        items: list[tuple[EncodedRow, int, int]] = []
+        if rec.sentiment is not None:
+            items.append((encoder.sentiment_row(ids), SENTIMENT_TASK, SENTIMENT_ID[rec.sentiment]))
+        for tid, label in rec.stances.items():
+            items.append((encoder.stance_row(data.targets[tid], ids), STANCE_TASK, STANCE_ID[label]))
+        for row, task, label in items:
+            cols["input_ids"].append(row.input_ids)
+            cols["token_type_ids"].append(row.token_type_ids or [])
+            cols["task_ids"].append(task)
+            cols["labels"].append(label)
+            cols["length"].append(len(row.input_ids))
+    return datasets.Dataset.from_dict(cols)
+
+
+class RowCollator:
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        rows = [EncodedRow(f["input_ids"], f["token_type_ids"] or None, False) for f in features]
+        batch = pad_rows(rows, self.pad_id)
+        batch["task_ids"] = torch.tensor([f["task_ids"] for f in features])
+        batch["labels"] = torch.tensor([f["labels"] for f in features])
+        return batch
+
+
+def compute_metrics(pred) -> dict[str, float]:
+    """Validation metrics over rows: stance macro-F1 and F_avg, sentiment macro-F1, their mean."""
+    stance_logits, sentiment_logits = pred.predictions
+    labels, tasks = pred.label_ids
+    out: dict[str, float] = {}
+    st = (tasks == STANCE_TASK) & (labels != IGNORE)
+    if st.any():
+        gold = [STANCE_LABELS[i] for i in labels[st]]
+        guess = [STANCE_LABELS[i] for i in stance_logits[st].argmax(-1)]
+        scores = stance_scores(gold, guess)
+        out["stance_macro_f1"] = scores["macro_f1"]
+        out["stance_f_avg"] = official_f_avg(gold, guess)
+    se = (tasks == SENTIMENT_TASK) & (labels != IGNORE)
+    if se.any():
+        gold = [SENTIMENT_LABELS[i] for i in labels[se]]
+        guess = [SENTIMENT_LABELS[i] for i in sentiment_logits[se].argmax(-1)]
+        out["sentiment_macro_f1"] = sentiment_scores(gold, guess)["macro_f1"]
+    parts = [out[k] for k in ("stance_macro_f1", "sentiment_macro_f1") if k in out]
+    out["score"] = sum(parts) / len(parts)
+    return out
+
+
+def train(config: TrainConfig, output: str | Path, workdir: str | Path | None = None) -> Path:
+    """Train, pick the best checkpoint on validation, save a model folder to ``output``."""
+    model, tokenizer, metadata = fit(config, Path(output).parent / (Path(output).name + ".checkpoints")
+                                     if workdir is None else workdir)
+    output = Path(output)
+    if output.exists():
+        shutil.rmtree(output)
+    save_model_folder(model, tokenizer, output, metadata)
+    log.info("saved %s in %.0fs: validation %s", output, metadata["train_seconds"], metadata["validation_metrics"])
+    return output
+
+
+def fit(config: TrainConfig, workdir: str | Path):
+    """Train in ``workdir`` (removed afterwards); return (best model, tokenizer, metadata)."""
+    started = time.time()
+    set_seed(config.seed)
+    torch.manual_seed(config.seed)
+    targets_file = _repo_path(config.targets_file)
+    train_set = load_sets(config.train, targets_file, config.max_train_records)
+    if config.validation:
+        val_set = load_sets(config.validation, targets_file)
+    else:
+        train_set, val_set = carve_validation(train_set, config.validation_fraction, config.seed)
+    all_targets = {**train_set.targets, **val_set.targets}
+    log.info("train %d records, validation %d records, targets %s",
+             len(train_set.records), len(val_set.records), sorted(all_targets))
+
+    default_targets = config.default_targets or sorted(all_targets)
+    missing = [t for t in default_targets if t not in all_targets]
+    if missing:
+        raise ConfigError(f"default_targets {missing} are not among the trained targets {sorted(all_targets)}")
+    encoder_path = resolve_encoder(config.base_encoder)
+    model, tokenizer = build_model(encoder_path, dropout=config.dropout, sentiment_weight=config.sentiment_weight)
+    row_encoder = RowEncoder(tokenizer, config.max_length)
+    train_rows, val_rows = encode_rows(train_set, row_encoder), encode_rows(val_set, row_encoder)
+    if not any(t == STANCE_TASK for t in val_rows["task_ids"]):
+        raise ValueError("validation data has no labelled stance; give 'validation' specs with stance labels")
+
+    workdir = Path(workdir)
+    args = TrainingArguments(
+        output_dir=str(workdir),
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=64,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        warmup_ratio=config.warmup_ratio,
+        lr_scheduler_type="linear",
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=1,
+        load_best_model_at_end=True,
+        metric_for_best_model=config.select_metric,
+        greater_is_better=True,
+        group_by_length=True,
+        length_column_name="length",
+        remove_unused_columns=False,
+        label_names=["labels", "task_ids"],
+        logging_steps=config.logging_steps,
+        report_to=[],
+        seed=config.seed,
+        data_seed=config.seed,
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=0,
+        save_safetensors=True,
+        disable_tqdm=False,
+    )
+    trainer = Trainer(model=model, args=args, train_dataset=train_rows, eval_dataset=val_rows,
+                      data_collator=RowCollator(tokenizer.pad_token_id), compute_metrics=compute_metrics)
+    trainer.train()
+    best = trainer.evaluate()
+    train_seconds = time.time() - started
+
+    metadata = {
+        "name": config.name,
+        "stance_labels": list(STANCE_LABELS),
+        "sentiment_labels": list(SENTIMENT_LABELS),
+        "base_encoder": config.base_encoder,
+        "max_length": config.max_length,
+        "targets": all_targets,
+        "default_targets": default_targets,
+        "training_config": config.to_dict(),
+        "train_data": {"name": train_set.name, "records": len(train_set.records), "rows": len(train_rows)},
+        "validation_data": {"name": val_set.name, "records": len(val_set.records), "rows": len(val_rows)},
+        "validation_metrics": {k.removeprefix("eval_"): v for k, v in best.items()
+                               if isinstance(v, (int, float))},
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "train_seconds": round(train_seconds, 1),
+    }
+    shutil.rmtree(workdir, ignore_errors=True)
+    model.eval()
+    return model, tokenizer, metadata
