@@ -57,10 +57,10 @@ def save_model_folder(model: StanceSentimentModel, tokenizer, out_dir: str | Pat
         "format_version": FORMAT_VERSION,
         "stance_labels": list(STANCE_LABELS),
         "sentiment_labels": list(SENTIMENT_LABELS),
-        "temperature": {"stance": 1.0, "sentiment": 1.0},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **metadata,
     }
+    meta.setdefault("temperature", {"stance": 1.0, "sentiment": 1.0})
     meta.setdefault("version", time.strftime("%Y%m%d", time.gmtime()) + "-" + digest)
     (out / METADATA).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return out

@@ -20,6 +20,7 @@ from transformers import Trainer, TrainingArguments, set_seed
 
 from eval.metrics import f_avg as official_f_avg
 from eval.metrics import sentiment_scores, stance_scores
+from model.calibration import fit_temperature, nll
 from model.encoders import resolve_encoder
 from model.folder import build_model, save_model_folder
 from model.inputs import SENTIMENT_TASK, STANCE_TASK, EncodedRow, RowEncoder, pad_rows
@@ -121,6 +122,25 @@ def compute_metrics(pred) -> dict[str, float]:
     return out
 
 
+def calibrate(trainer: Trainer, val_rows: datasets.Dataset) -> dict:
+    """Fit one temperature per head on the validation rows (the Predictor divides logits by it)."""
+    out = trainer.predict(val_rows)
+    stance_logits, sentiment_logits = out.predictions
+    labels, tasks = out.label_ids
+    result = {}
+    for head, task, logits in (("stance", STANCE_TASK, stance_logits), ("sentiment", SENTIMENT_TASK, sentiment_logits)):
+        rows = (tasks == task) & (labels != IGNORE)
+        if rows.sum() < 2:
+            result[head] = {"temperature": 1.0, "rows": int(rows.sum())}
+            continue
+        t = fit_temperature(logits[rows], labels[rows])
+        result[head] = {"temperature": round(t, 4), "rows": int(rows.sum()),
+                        "nll_before": round(nll(logits[rows], labels[rows]), 4),
+                        "nll_after": round(nll(logits[rows], labels[rows], t), 4)}
+    log.info("temperature scaling on validation: %s", result)
+    return result
+
+
 def train(config: TrainConfig, output: str | Path, workdir: str | Path | None = None) -> Path:
     """Train, pick the best checkpoint on validation, save a model folder to ``output``."""
     model, tokenizer, metadata = fit(config, Path(output).parent / (Path(output).name + ".checkpoints")
@@ -192,6 +212,7 @@ def fit(config: TrainConfig, workdir: str | Path):
                       data_collator=RowCollator(tokenizer.pad_token_id), compute_metrics=compute_metrics)
     trainer.train()
     best = trainer.evaluate()
+    calibration = calibrate(trainer, val_rows)
     train_seconds = time.time() - started
 
     metadata = {
@@ -207,6 +228,8 @@ def fit(config: TrainConfig, workdir: str | Path):
         "validation_data": {"name": val_set.name, "records": len(val_set.records), "rows": len(val_rows)},
         "validation_metrics": {k.removeprefix("eval_"): v for k, v in best.items()
                                if isinstance(v, (int, float))},
+        "temperature": {head: c["temperature"] for head, c in calibration.items()},
+        "calibration": calibration,
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "train_seconds": round(train_seconds, 1),
     }

@@ -1,0 +1,120 @@
+"""Baselines scored beside a model: majority class, a keyword-only rule, TF-IDF + logistic regression.
+
+Each is fitted per target (and for sentiment) on training records and predicts labels for texts.
+The keyword rule is the corpus's shortcut check: if knowing only which target keywords occur
+predicts the stance well, the data teach keywords, not stance.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Sequence
+
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, make_pipeline
+
+from standpoint.records import StanceRecord
+
+KEYWORDS = {
+    "foreign_military_presence": [
+        "troop", "base", "military", "force", "soldier", "deploy", "presence", "garrison", "contingent",
+        "marine", "battalion", "brigade", "withdraw", "contractor", "mercenar", "wagner", "peacekeep",
+        "occupation", "army", "naval", "airbase", "station"],
+    "recognition": [
+        "recogni", "ambassador", "embassy", "diplomatic", "credential", "legitima", "sovereign", "un seat",
+        "statehood", "independence", "de facto", "government"],
+}
+SENTIMENT = "sentiment"
+
+
+def _gold(records: Sequence[StanceRecord], target: str) -> tuple[list[str], list[str]]:
+    pairs = [(r.text, r.sentiment if target == SENTIMENT else r.stances.get(target)) for r in records]
+    pairs = [(t, y) for t, y in pairs if y is not None]
+    return [t for t, _ in pairs], [y for _, y in pairs]
+
+
+class MajorityBaseline:
+    def fit(self, records: Sequence[StanceRecord], target: str) -> "MajorityBaseline":
+        _, labels = _gold(records, target)
+        self.label = Counter(labels).most_common(1)[0][0]
+        return self
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        return [self.label] * len(texts)
+
+
+class KeywordRule:
+    """Label = the majority training label among statements with the same set of target keywords."""
+
+    def __init__(self, keywords: Sequence[str] | None = None):
+        self.keywords = keywords
+
+    def _signature(self, text: str) -> frozenset[str]:
+        low = text.lower()
+        return frozenset(k for k in self.keywords if re.search(r"\b" + re.escape(k), low))
+
+    def fit(self, records: Sequence[StanceRecord], target: str) -> "KeywordRule":
+        if self.keywords is None:
+            self.keywords = KEYWORDS[target]
+        texts, labels = _gold(records, target)
+        by_sig: dict[frozenset, Counter] = {}
+        for text, label in zip(texts, labels):
+            by_sig.setdefault(self._signature(text), Counter())[label] += 1
+        self.table = {sig: c.most_common(1)[0][0] for sig, c in by_sig.items()}
+        any_kw = Counter(l for t, l in zip(texts, labels) if self._signature(t))
+        self.fallback_kw = any_kw.most_common(1)[0][0] if any_kw else Counter(labels).most_common(1)[0][0]
+        self.fallback = self.table.get(frozenset(), Counter(labels).most_common(1)[0][0])
+        return self
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        out = []
+        for text in texts:
+            sig = self._signature(text)
+            out.append(self.table.get(sig, self.fallback_kw if sig else self.fallback))
+        return out
+
+
+class TfidfBaseline:
+    """Word (1-2) + char_wb (2-5) n-gram TF-IDF with a class-balanced logistic regression."""
+
+    def fit(self, records: Sequence[StanceRecord], target: str) -> "TfidfBaseline":
+        texts, labels = _gold(records, target)
+        features = FeatureUnion([
+            ("word", TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, lowercase=True)),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True)),
+        ])
+        self.pipe = make_pipeline(features, LogisticRegression(max_iter=2000, C=5.0, class_weight="balanced"))
+        if len(set(labels)) < 2:
+            self.constant = labels[0]
+        else:
+            self.constant = None
+            self.pipe.fit(texts, labels)
+        return self
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        if self.constant is not None:
+            return [self.constant] * len(texts)
+        return list(self.pipe.predict(list(texts)))
+
+
+BASELINES = {"majority": MajorityBaseline, "keyword_rule": KeywordRule, "tfidf_logreg": TfidfBaseline}
+
+
+def baseline_predictions(name: str, train: Sequence[StanceRecord], test: Sequence[StanceRecord],
+                         targets: Sequence[str], with_sentiment: bool) -> tuple[list[dict], list]:
+    """(stance predictions per record, sentiment predictions) in the shape ``score_records`` takes."""
+    stance_pred: list[dict] = [{} for _ in test]
+    for target in targets:
+        rows = [i for i, r in enumerate(test) if target in r.stances]
+        if not rows:
+            continue
+        model = BASELINES[name]().fit(train, target)
+        for i, label in zip(rows, model.predict([test[i].text for i in rows])):
+            stance_pred[i][target] = label
+    sentiment_pred: list = [None] * len(test)
+    if with_sentiment and any(r.sentiment for r in train):
+        sentiment_pred = BASELINES[name]().fit(train, SENTIMENT).predict([r.text for r in test]) \
+            if name != "keyword_rule" else [None] * len(test)
+    return stance_pred, sentiment_pred
