@@ -118,3 +118,46 @@ def baseline_predictions(name: str, train: Sequence[StanceRecord], test: Sequenc
         sentiment_pred = BASELINES[name]().fit(train, SENTIMENT).predict([r.text for r in test]) \
             if name != "keyword_rule" else [None] * len(test)
     return stance_pred, sentiment_pred
+
+
+def shortcut_report(train_path: str, test_path: str) -> dict:
+    """Macro-F1 per target (and sentiment) of each baseline trained on ``train_path``, scored on ``test_path``."""
+    from standpoint.records import load_jsonl
+
+    from .metrics import score_records
+
+    train, test = load_jsonl(train_path), load_jsonl(test_path)
+    targets = sorted({t for r in test for t in r.stances})
+    report = {}
+    for name in BASELINES:
+        stance_pred, sentiment_pred = baseline_predictions(name, train, test, targets, with_sentiment=True)
+        scores = score_records(test, stance_pred, sentiment_pred)
+        report[name] = {**{t: round(scores["stance"][t]["macro_f1"], 4) for t in targets},
+                        "sentiment": round(scores["sentiment"]["macro_f1"], 4) if scores["sentiment"].get("n") else None}
+    return report
+
+
+def main(argv=None) -> int:
+    """python -m eval.baselines --train data/domain/train.jsonl --test data/domain/test.jsonl [--out F]"""
+    import argparse
+    import json
+
+    ap = argparse.ArgumentParser(description="Shortcut check: baselines' macro-F1 per target on a test file")
+    ap.add_argument("--train", default="data/domain/train.jsonl")
+    ap.add_argument("--test", default="data/domain/test.jsonl")
+    ap.add_argument("--out", help="write the figures as JSON here")
+    args = ap.parse_args(argv)
+    report = shortcut_report(args.train, args.test)
+    cols = list(next(iter(report.values())))
+    print("| baseline | " + " | ".join(cols) + " |")
+    print("| --- |" + " ---: |" * len(cols))
+    for name, row in report.items():
+        print(f"| {name} | " + " | ".join("-" if row[c] is None else f"{row[c]:.3f}" for c in cols) + " |")
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump(report, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,84 +1,116 @@
-"""standpoint eval --model DIR --data SPEC [SPEC ...] --out DIR
+"""standpoint eval --model DIR --data SPEC [SPEC ...] [--suite all] --out DIR
 
 Scores a saved model on contract JSONL files or named external sets and writes
-``metrics.json`` (machine-readable; keys documented in the README), ``report.md`` and
-``predictions/NAME.jsonl`` (every prediction, for later comparison).
+``metrics.json`` (machine-readable; keys in the README), ``report.md``, ``report.html`` (one
+self-contained file with plots) and ``predictions/NAME.jsonl`` (every prediction, so two runs
+can be compared later with ``standpoint compare``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
-from model.predictor import Predictor
-from standpoint.adapters import load_spec
-from standpoint.records import LabelledSet
+from model.predictor import Predictor, StatementPrediction
+from standpoint.adapters import DataUnavailable, load_spec
+from standpoint.records import LabelledSet, RecordError, StanceRecord
 
+from .analysis import analyse
+from .baselines import baseline_predictions
 from .metrics import score_records
 
+log = logging.getLogger("standpoint.eval")
+BASELINE_NAMES = ("majority", "tfidf_logreg")
 
-def predict_set(predictor: Predictor, data: LabelledSet, progress: bool = True):
+
+def predict_set(predictor: Predictor, data: LabelledSet, progress: bool = True) -> list[StatementPrediction]:
     """Predictions for each record's labelled targets (and sentiment, where the set labels it)."""
     with_sentiment = any(r.sentiment is not None for r in data.records)
     wanted = [{t: data.targets[t] for t in r.stances} for r in data.records]
-    preds = predictor.predict_each([r.text for r in data.records], wanted, sentiment=with_sentiment,
-                                   progress=progress)
-    return preds
+    return predictor.predict_each([r.text for r in data.records], wanted, sentiment=with_sentiment,
+                                  progress=progress)
+
+
+def training_records(metadata: dict, targets_file: str | None) -> list[StanceRecord] | None:
+    """The model's own training data, read back from its saved config (for the baselines)."""
+    from training.train import _repo_path
+
+    config = metadata.get("training_config") or {}
+    records = []
+    try:
+        for spec in config.get("train", []):
+            recs = load_spec(_repo_path(spec), targets_file).records
+            records.extend(recs[: config["max_train_records"]] if config.get("max_train_records") else recs)
+    except (DataUnavailable, RecordError, FileNotFoundError) as exc:
+        log.warning("baselines skipped: the model's training data cannot be read (%s)", exc)
+        return None
+    return records or None
+
+
+def baseline_rows(train: list[StanceRecord], data: LabelledSet) -> dict:
+    """Compact scores of each baseline on ``data``; a target absent from training gets no row."""
+    out = {}
+    trained_targets = {t for r in train for t in r.stances}
+    targets = sorted({t for r in data.records for t in r.stances} & trained_targets)
+    if not targets:
+        return out
+    records = [r for r in data.records if set(r.stances) & set(targets)]
+    records = [StanceRecord(id=r.id, text=r.text, stances={t: v for t, v in r.stances.items() if t in targets},
+                            sentiment=r.sentiment, notes=r.notes) for r in records]
+    with_sentiment = any(r.sentiment for r in records) and any(r.sentiment for r in train)
+    for name in BASELINE_NAMES:
+        stance_pred, sentiment_pred = baseline_predictions(name, train, records, targets, with_sentiment)
+        s = score_records(records, stance_pred, sentiment_pred)
+        out[name] = {
+            "n": len(records),
+            "pooled": {k: s["pooled"][k] for k in ("macro_f1", "f_avg")},
+            "per_target_mean": s["per_target_mean"],
+            "stance": {t: {k: s["stance"][t][k] for k in ("macro_f1", "f_avg", "accuracy")} for t in targets},
+            "sentiment": {"macro_f1": s["sentiment"]["macro_f1"]} if s["sentiment"].get("n") else {},
+        }
+    return out
+
+
+def write_predictions(path: Path, records, preds) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for rec, p in zip(records, preds):
+            fh.write(json.dumps({"id": rec.id, **p.to_json(), "gold": rec.to_json()}, ensure_ascii=False) + "\n")
 
 
 def evaluate(model_dir: str | Path, specs: list[str], out_dir: str | Path, targets_file: str | None = None,
-             batch_size: int = 64, progress: bool = True) -> dict:
+             batch_size: int = 64, progress: bool = True, suite: str | None = None,
+             baselines: bool = True) -> dict:
     predictor = Predictor(model_dir, targets_file=targets_file, batch_size=batch_size)
     out = Path(out_dir)
     (out / "predictions").mkdir(parents=True, exist_ok=True)
     metrics = {"model": {"path": str(model_dir), "name": predictor.name, "version": predictor.version,
-                         "base_encoder": predictor.metadata["base_encoder"]},
+                         "base_encoder": predictor.metadata["base_encoder"],
+                         "temperature": predictor.temperature},
                "datasets": {}}
+    train = training_records(predictor.metadata, targets_file) if baselines and specs else None
     for spec in specs:
         data = load_spec(spec, targets_file)
         started = time.time()
         preds = predict_set(predictor, data, progress)
         seconds = time.time() - started
-        scores = score_records(data.records, [{t: s.label for t, s in p.stances.items()} for p in preds],
-                               [p.sentiment.label if p.sentiment else None for p in preds])
+        scores = analyse(data.records, preds)
         scores["seconds"] = round(seconds, 2)
         scores["statements_per_second"] = round(len(data.records) / seconds, 1) if seconds else None
+        if train:
+            scores["baselines"] = baseline_rows(train, data)
         metrics["datasets"][data.name] = scores
-        with (out / "predictions" / f"{data.name}.jsonl").open("w", encoding="utf-8") as fh:
-            for rec, p in zip(data.records, preds):
-                fh.write(json.dumps({"id": rec.id, **p.to_json(), "gold": rec.to_json()}, ensure_ascii=False) + "\n")
+        write_predictions(out / "predictions" / f"{data.name}.jsonl", data.records, preds)
+    if suite:
+        from .suite import run_suite
+
+        metrics["suite"], failures = run_suite(predictor, suite)
+        (out / "suite_failures.jsonl").write_text(
+            "".join(json.dumps(f, ensure_ascii=False) + "\n" for f in failures), encoding="utf-8")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    from .report import render_html, render_markdown
+
     (out / "report.md").write_text(render_markdown(metrics), encoding="utf-8")
+    (out / "report.html").write_text(render_html(metrics), encoding="utf-8")
     return metrics
-
-
-def _pct(x) -> str:
-    return f"{100 * x:.1f}" if isinstance(x, (int, float)) else "-"
-
-
-def render_markdown(metrics: dict) -> str:
-    m = metrics["model"]
-    lines = [f"# Standpoint evaluation: {m['name']} ({m['version']})", "",
-             f"Model folder `{m['path']}`, base encoder {m['base_encoder']}. Scores in percent. "
-             "F_avg is the official SemEval-2016 score (mean F1 of favor and against); "
-             "pooled pools all targets' rows, per-target mean averages per-target scores.", ""]
-    for name, d in metrics["datasets"].items():
-        lines += [f"## {name} ({d['n']} statements, {d['seconds']} s)", "",
-                  "| target | n | macro-F1 | F_avg | accuracy | F1 favor | F1 against | F1 none |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-        for tid, s in d["stance"].items():
-            pc = s["per_class"]
-            lines.append(f"| {tid} | {s['n']} | {_pct(s['macro_f1'])} | {_pct(s['f_avg'])} | {_pct(s['accuracy'])} | "
-                         f"{_pct(pc['favor']['f1'])} | {_pct(pc['against']['f1'])} | {_pct(pc['none']['f1'])} |")
-        p, ptm = d["pooled"], d["per_target_mean"]
-        lines.append(f"| **pooled** | {p['n']} | {_pct(p['macro_f1'])} | {_pct(p['f_avg'])} | | | | |")
-        lines.append(f"| **per-target mean** | | {_pct(ptm['macro_f1'])} | {_pct(ptm['f_avg'])} | | | | |")
-        s = d["sentiment"]
-        if s.get("n"):
-            pc = s["per_class"]
-            lines += ["", f"Sentiment (n={s['n']}): macro-F1 {_pct(s['macro_f1'])}, accuracy {_pct(s['accuracy'])}; "
-                      f"F1 positive {_pct(pc['positive']['f1'])}, negative {_pct(pc['negative']['f1'])}, "
-                      f"neutral {_pct(pc['neutral']['f1'])}."]
-        lines.append("")
-    return "\n".join(lines)

@@ -29,13 +29,29 @@ def _cmd_train(args) -> int:
 def _cmd_eval(args) -> int:
     from eval.evaluate import evaluate
 
-    metrics = evaluate(args.model, args.data, args.out, targets_file=args.targets, batch_size=args.batch_size)
+    if not args.data and not args.suite:
+        raise ValueError("give --data SPEC [SPEC ...] and/or --suite all")
+    metrics = evaluate(args.model, args.data or [], args.out, targets_file=args.targets, batch_size=args.batch_size,
+                       suite=args.suite, baselines=not args.no_baselines)
     for name, d in metrics["datasets"].items():
         per = ", ".join(f"{t} {s['macro_f1']:.3f}" for t, s in d["stance"].items())
         senti = f"; sentiment macro-F1 {d['sentiment']['macro_f1']:.3f}" if d["sentiment"].get("n") else ""
         print(f"{name}: n={d['n']} pooled F_avg {d['pooled']['f_avg']:.4f}, macro-F1 {d['pooled']['macro_f1']:.4f}; "
               f"per target macro-F1: {per}{senti}")
-    print(f"wrote {args.out}/metrics.json and {args.out}/report.md")
+    for kind, r in metrics.get("suite", {}).items():
+        print(f"suite {kind}: {r['n']} cases, pass rate {r['pass_rate']:.3f}")
+    print(f"wrote {args.out}/metrics.json, report.md and report.html")
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    from eval.compare import compare
+
+    result = compare(args.a, args.b, args.data, args.out, targets_file=args.targets)
+    for name, d in result["datasets"].items():
+        for key, r in d.items():
+            print(f"{name} {key}: A {r['a']:.4f}  B {r['b']:.4f}  B-A {r['delta']:+.4f}  p={r['p_value']:.3f}")
+    print(f"wrote {args.out}/compare.json and compare.md")
     return 0
 
 
@@ -74,6 +90,15 @@ def _cmd_predict(args) -> int:
     return 0
 
 
+def _cmd_serve(args) -> int:
+    from serve.server import run_server
+    from serve.settings import DEFAULT_SETTINGS_FILE, ServeSettings
+
+    flags = {"model": args.model, "host": args.host, "port": args.port, "workers": args.workers,
+             "targets_file": args.targets, "log_level": args.log_level}
+    return run_server(ServeSettings.load(args.config or DEFAULT_SETTINGS_FILE, overrides=flags))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="standpoint", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -86,13 +111,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="score a model on data sets; writes metrics.json and report.md")
     p.add_argument("--model", required=True, help="model folder")
-    p.add_argument("--data", nargs="+", required=True,
+    p.add_argument("--data", nargs="+",
                    help="JSONL paths in the contract format or named sets (semeval-a-test, semeval-b-test, "
                         "tweeteval-test, pstance-test, ruw-test, vast-test, ...)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--targets", help="extra targets YAML (default: configs/targets.yaml)")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--suite", help="run the behavioural suite: 'all' or a file stem of eval/suites/")
+    p.add_argument("--no-baselines", action="store_true", help="skip the majority and TF-IDF baselines")
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("compare", help="two models (or two eval outputs) on the same data, paired bootstrap")
+    p.add_argument("a", help="model folder, or an eval output's metrics.json (with its predictions/)")
+    p.add_argument("b", help="model folder, or an eval output's metrics.json (with its predictions/)")
+    p.add_argument("--data", nargs="+", required=True, help="data SPECs, as for eval")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--targets", help="extra targets YAML (default: configs/targets.yaml)")
+    p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("predict", help="label statements: text lines or JSONL in, JSONL out")
     p.add_argument("--model", required=True, help="model folder")
@@ -102,6 +137,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="output file (default stdout)")
     p.add_argument("--batch-size", type=int, default=32)
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("serve", help="serve the model over HTTP (LitServe, dynamic batching); see serve/README.md",
+                       description="Settings: configs/serve.yaml, then env STANDPOINT_<KEY>, then these flags. "
+                                   "STANDPOINT_API_KEY, when set, is required on /predict and /analyze.")
+    p.add_argument("--model", help="model folder (default: 'model' in the settings file)")
+    p.add_argument("--host", help="127.0.0.1 (default), 0.0.0.0 or ::")
+    p.add_argument("--port", type=int, help="TCP port (default 8000)")
+    p.add_argument("--workers", type=int, help="inference worker processes per device (default 1)")
+    p.add_argument("--targets", help="extra targets YAML (default: configs/targets.yaml)")
+    p.add_argument("--config", help="settings file (default configs/serve.yaml)")
+    p.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=_cmd_serve)
     return parser
 
 
@@ -115,13 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     from standpoint.records import RecordError
     from standpoint.targets import TargetConfigError
     from training.config import ConfigError
+    from eval.suite import SuiteError
 
-    if getattr(args, "targets", None) is None and args.command in ("eval", "predict"):
+    if getattr(args, "targets", None) is None and args.command in ("eval", "predict", "compare"):
         from standpoint.targets import DEFAULT_TARGETS_FILE
         args.targets = str(DEFAULT_TARGETS_FILE)
     try:
         return args.func(args)
-    except (ModelFolderError, EncoderNotFound, DataUnavailable, RecordError, TargetConfigError, ConfigError,
+    except (ModelFolderError, EncoderNotFound, DataUnavailable, RecordError, TargetConfigError, ConfigError, SuiteError,
             ValueError, FileNotFoundError) as exc:
         print(f"standpoint {args.command}: error: {exc}", file=sys.stderr)
         return 2
