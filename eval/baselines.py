@@ -17,14 +17,17 @@ from sklearn.pipeline import FeatureUnion, make_pipeline
 
 from standpoint.records import StanceRecord
 
-KEYWORDS = {
+# Words that name the target (the issue's "target keywords").
+TARGET_KEYWORDS = {
     "foreign_military_presence": [
-        "troop", "base", "military", "force", "soldier", "deploy", "presence", "garrison", "contingent",
-        "marine", "battalion", "brigade", "withdraw", "contractor", "mercenar", "wagner", "peacekeep",
-        "occupation", "army", "naval", "airbase", "station"],
-    "recognition": [
-        "recogni", "ambassador", "embassy", "diplomatic", "credential", "legitima", "sovereign", "un seat",
-        "statehood", "independence", "de facto", "government"],
+        "troop", "base", "military", "force", "soldier", "deploy", "presence", "garrison", "contingent", "marine",
+        "battalion", "brigade", "contractor", "mercenar", "peacekeep", "army", "naval", "airbase"],
+    "recognition": ["recogni", "ambassador", "embassy", "diplomatic", "credential"],
+}
+# Stance-bearing cue words, added only by the stricter diagnostic table.
+CUE_WORDS = {
+    "foreign_military_presence": ["withdraw", "occupation", "station", "expel", "leave", "host", "welcome"],
+    "recognition": ["legitima", "sovereign", "statehood", "independence", "de facto", "government", "reject"],
 }
 SENTIMENT = "sentiment"
 
@@ -46,18 +49,27 @@ class MajorityBaseline:
 
 
 class KeywordRule:
-    """Label = the majority training label among statements with the same set of target keywords."""
+    """The shortcut check: label by whether any target keyword occurs (the majority training label
+    of statements with a keyword, or of those without)."""
 
     def __init__(self, keywords: Sequence[str] | None = None):
         self.keywords = keywords
 
     def _signature(self, text: str) -> frozenset[str]:
         low = text.lower()
-        return frozenset(k for k in self.keywords if re.search(r"\b" + re.escape(k), low))
+        found = [k for k in self.keywords if re.search(r"\b" + re.escape(k), low)]
+        return self._key(found)
+
+    @staticmethod
+    def _key(found: list[str]) -> frozenset[str]:
+        return frozenset(["keyword"]) if found else frozenset()
+
+    def default_keywords(self, target: str) -> list[str]:
+        return TARGET_KEYWORDS[target]
 
     def fit(self, records: Sequence[StanceRecord], target: str) -> "KeywordRule":
         if self.keywords is None:
-            self.keywords = KEYWORDS[target]
+            self.keywords = self.default_keywords(target)
         texts, labels = _gold(records, target)
         by_sig: dict[frozenset, Counter] = {}
         for text, label in zip(texts, labels):
@@ -74,6 +86,18 @@ class KeywordRule:
             sig = self._signature(text)
             out.append(self.table.get(sig, self.fallback_kw if sig else self.fallback))
         return out
+
+
+class KeywordTable(KeywordRule):
+    """A stricter diagnostic: the majority training label for each *set* of keywords present,
+    over the target keywords plus stance-bearing cue words (a small bag-of-keywords classifier)."""
+
+    @staticmethod
+    def _key(found: list[str]) -> frozenset[str]:
+        return frozenset(found)
+
+    def default_keywords(self, target: str) -> list[str]:
+        return TARGET_KEYWORDS[target] + CUE_WORDS[target]
 
 
 class TfidfBaseline:
@@ -99,7 +123,8 @@ class TfidfBaseline:
         return list(self.pipe.predict(list(texts)))
 
 
-BASELINES = {"majority": MajorityBaseline, "keyword_rule": KeywordRule, "tfidf_logreg": TfidfBaseline}
+BASELINES = {"majority": MajorityBaseline, "keyword_rule": KeywordRule, "keyword_table": KeywordTable,
+             "tfidf_logreg": TfidfBaseline}
 
 
 def baseline_predictions(name: str, train: Sequence[StanceRecord], test: Sequence[StanceRecord],
@@ -116,7 +141,7 @@ def baseline_predictions(name: str, train: Sequence[StanceRecord], test: Sequenc
     sentiment_pred: list = [None] * len(test)
     if with_sentiment and any(r.sentiment for r in train):
         sentiment_pred = BASELINES[name]().fit(train, SENTIMENT).predict([r.text for r in test]) \
-            if name != "keyword_rule" else [None] * len(test)
+            if not name.startswith("keyword") else [None] * len(test)
     return stance_pred, sentiment_pred
 
 

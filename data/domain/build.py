@@ -54,7 +54,8 @@ def main(argv=None) -> int:
                 fix = fixes[r.id]
                 records[i] = StanceRecord(id=r.id, text=fix.get("text", r.text),
                                           stances={**r.stances, **fix.get("stances", {})},
-                                          sentiment=fix.get("sentiment", r.sentiment), notes=r.notes,
+                                          sentiment=fix.get("sentiment", r.sentiment),
+                                          notes=tuple(fix.get("notes", r.notes)),
                                           topic=r.topic, genre=r.genre)
         print(f"applied {len(fixes)} adjudicated corrections")
 
