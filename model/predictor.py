@@ -2,7 +2,8 @@
 
 Statements and target ids go in; for each statement a sentiment and one stance per target
 come out, each a label with its probabilities. Rows are sorted by token length and batched so
-that padding stays small, and run under ``torch.inference_mode()``.
+that padding stays small, and run under ``torch.inference_mode()`` by the chosen backend
+(``model/backends.py``: torch-fp32, torch-int8, onnx-fp32, onnx-int8).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from tqdm.auto import tqdm
 
 from standpoint.targets import TargetConfigError, load_targets, validate_target
 
+from .backends import DEFAULT_BACKEND, FALLBACK_BACKEND, build_backend, resolve_backend
 from .folder import load_model_folder
 from .inputs import SENTIMENT_TASK, STANCE_TASK, RowEncoder, pad_rows
 
@@ -48,10 +50,13 @@ class Predictor:
         targets_file: extra targets (id -> description) on top of those saved with the model;
             this is how a target is added by configuration.
         batch_size: rows per forward pass.
+        backend: torch-fp32, torch-int8, onnx-fp32 or onnx-int8 (default: the model folder's
+            ``"backend"`` in standpoint.json, else ``model.backends.DEFAULT_BACKEND``; torch-fp32
+            for an in-memory model).
     """
 
     def __init__(self, model_dir: str | Path | None, targets_file: str | Path | None = None, batch_size: int = 32,
-                 device: str = "cpu", *, loaded: tuple | None = None):
+                 device: str = "cpu", *, loaded: tuple | None = None, backend: str | None = None):
         self.model, self.tokenizer, self.metadata = loaded if loaded is not None else load_model_folder(model_dir)
         self.model.eval()
         self.model.to(device)
@@ -67,6 +72,12 @@ class Predictor:
         self.encoder = RowEncoder(self.tokenizer, int(self.metadata["max_length"]))
         temps = self.metadata.get("temperature", {})
         self.temperature = {"stance": float(temps.get("stance", 1.0)), "sentiment": float(temps.get("sentiment", 1.0))}
+        # An in-memory model (mid-training) defaults to eager fp32: nothing to export or quantize.
+        name, explicit = resolve_backend(backend, self.metadata, device,
+                                         default=FALLBACK_BACKEND if loaded is not None else DEFAULT_BACKEND)
+        inputs = ["input_ids", "attention_mask"] + (
+            ["token_type_ids"] if "token_type_ids" in self.tokenizer.model_input_names else [])
+        self.backend = build_backend(name, self.model, model_dir=model_dir, input_names=inputs, explicit=explicit)
 
     @classmethod
     def from_model(cls, model, tokenizer, metadata: dict, **kwargs) -> "Predictor":
@@ -150,10 +161,10 @@ class Predictor:
         batches = [order[s:s + self.batch_size] for s in range(0, len(order), self.batch_size)]
         for batch in tqdm(batches, desc="predict", unit="batch", disable=not progress):
             enc = {k: v.to(self.device) for k, v in pad_rows([rows[k] for k in batch], pad_id).items()}
-            pooled = self.model.pooled(**enc)
+            stance_logits, sentiment_logits = self.backend.logits(enc)
             task = torch.tensor([tasks[k] for k in batch], device=self.device)
-            stance = torch.softmax(self.model.stance_head(pooled) / self.temperature["stance"], -1)
-            senti = torch.softmax(self.model.sentiment_head(pooled) / self.temperature["sentiment"], -1)
+            stance = torch.softmax(stance_logits / self.temperature["stance"], -1)
+            senti = torch.softmax(sentiment_logits / self.temperature["sentiment"], -1)
             probs = torch.where((task == STANCE_TASK).unsqueeze(-1), stance, senti).tolist()
             for k, p in zip(batch, probs):
                 out[k] = p

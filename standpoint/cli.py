@@ -32,7 +32,8 @@ def _cmd_eval(args) -> int:
     if not args.data and not args.suite:
         raise ValueError("give --data SPEC [SPEC ...] and/or --suite all")
     metrics = evaluate(args.model, args.data or [], args.out, targets_file=args.targets, batch_size=args.batch_size,
-                       suite=args.suite, baselines=not args.no_baselines)
+                       suite=args.suite, baselines=not args.no_baselines, uncalibrated=args.uncalibrated,
+                       backend=args.backend)
     for name, d in metrics["datasets"].items():
         per = ", ".join(f"{t} {s['macro_f1']:.3f}" for t, s in d["stance"].items())
         senti = f"; sentiment macro-F1 {d['sentiment']['macro_f1']:.3f}" if d["sentiment"].get("n") else ""
@@ -78,7 +79,7 @@ def _read_statements(fh) -> list[str]:
 def _cmd_predict(args) -> int:
     from model.predictor import Predictor
 
-    predictor = Predictor(args.model, targets_file=args.targets, batch_size=args.batch_size)
+    predictor = Predictor(args.model, targets_file=args.targets, batch_size=args.batch_size, backend=args.backend)
     source = open(args.input, encoding="utf-8") if args.input else sys.stdin
     with source:
         texts = _read_statements(source)
@@ -119,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--suite", help="run the behavioural suite: 'all' or a file stem of eval/suites/")
     p.add_argument("--no-baselines", action="store_true", help="skip the majority and TF-IDF baselines")
+    p.add_argument("--backend", help="torch-fp32, torch-int8, onnx-fp32 or onnx-int8 (default: the model's)")
+    p.add_argument("--uncalibrated", action="store_true",
+                   help="ignore the fitted temperatures (temperature 1), to measure calibration before scaling")
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("compare", help="two models (or two eval outputs) on the same data, paired bootstrap")
@@ -136,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", help="input file (default stdin)")
     p.add_argument("--output", help="output file (default stdout)")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--backend", choices=["torch-fp32", "torch-int8", "onnx-fp32", "onnx-int8"],
+                   help="inference backend (default: the model folder's, else the measured default; "
+                        "see bench/README.md)")
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("serve", help="serve the model over HTTP (LitServe, dynamic batching); see serve/README.md",

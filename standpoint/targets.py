@@ -12,6 +12,14 @@ DEFAULT_TARGETS_FILE = REPO_ROOT / "configs" / "targets.yaml"
 TARGET_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,127}$")
 
 
+def repo_path(path: str) -> str:
+    """A config's relative path is relative to the repository root, wherever the CLI runs."""
+    p = Path(path)
+    if p.is_absolute() or p.exists() or not (REPO_ROOT / p).exists():
+        return path
+    return str(REPO_ROOT / p)
+
+
 class TargetConfigError(ValueError):
     """A targets file or an ad-hoc target that cannot be used; the message says what to fix."""
 

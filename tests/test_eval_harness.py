@@ -7,12 +7,11 @@ import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
 from eval.analysis import analyse
-from eval.suite import SUITE_DIR, load_cases, run_suite
+from eval.suite import load_cases, run_suite
 from model.predictor import LabelScore, StatementPrediction
 from standpoint.cli import main
 from standpoint.records import STANCE_LABELS, StanceRecord

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from standpoint.yamlfile import read_settings
 
 SELECT_METRICS = ("score", "stance_macro_f1", "stance_f_avg", "sentiment_macro_f1")
 
@@ -44,7 +44,7 @@ class TrainConfig:
         if not self.validation and not 0 < self.validation_fraction < 1:
             raise ConfigError("give 'validation' specs, or 'validation_fraction' between 0 and 1 to carve it from train")
         for spec in [*self.train, *self.validation]:
-            if "test" in Path(spec).stem.split("-") or Path(spec).stem == "test" or spec.endswith("-test"):
+            if "test" in Path(spec).stem.split("-"):  # semeval-a-test, vast-test-zeroshot, test.jsonl
                 raise ConfigError(f"data spec {spec!r} is a test split: test splits are for final measurement only")
         if self.select_metric not in SELECT_METRICS:
             raise ConfigError(f"'select_metric' {self.select_metric!r}: choose one of {', '.join(SELECT_METRICS)}")
@@ -56,19 +56,7 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "TrainConfig":
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: config file not found")
-        try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-        if not isinstance(doc, dict):
-            raise ConfigError(f"{path}: expected a mapping of settings")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(doc) - known)
-        if unknown:
-            raise ConfigError(f"{path}: unknown key(s) {unknown}; known keys: {', '.join(sorted(known))}")
+        doc = read_settings(path, (f.name for f in dataclasses.fields(cls)), ConfigError)
         try:
             return cls(**doc)
         except ConfigError as exc:

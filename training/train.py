@@ -27,7 +27,7 @@ from model.inputs import SENTIMENT_TASK, STANCE_TASK, EncodedRow, RowEncoder, pa
 from model.modeling import IGNORE
 from standpoint.adapters import load_spec
 from standpoint.records import SENTIMENT_LABELS, STANCE_LABELS, LabelledSet, StanceRecord
-from standpoint.targets import REPO_ROOT
+from standpoint.targets import repo_path
 
 from .config import ConfigError, TrainConfig
 
@@ -36,15 +36,10 @@ STANCE_ID = {label: i for i, label in enumerate(STANCE_LABELS)}
 SENTIMENT_ID = {label: i for i, label in enumerate(SENTIMENT_LABELS)}
 
 
-def _repo_path(p: str) -> str:
-    """Relative paths in configs are relative to the repository root, wherever the CLI runs."""
-    return p if Path(p).is_absolute() or Path(p).exists() or not (REPO_ROOT / p).exists() else str(REPO_ROOT / p)
-
-
 def load_sets(specs: list[str], targets_file: str, cap: int | None = None) -> LabelledSet:
     records, targets, names = [], {}, []
     for spec in specs:
-        labelled = load_spec(_repo_path(spec), targets_file)
+        labelled = load_spec(repo_path(spec), targets_file)
         recs = labelled.records[:cap] if cap else labelled.records
         records.extend(recs)
         targets.update(labelled.targets)
@@ -158,7 +153,7 @@ def fit(config: TrainConfig, workdir: str | Path):
     started = time.time()
     set_seed(config.seed)
     torch.manual_seed(config.seed)
-    targets_file = _repo_path(config.targets_file)
+    targets_file = repo_path(config.targets_file)
     train_set = load_sets(config.train, targets_file, config.max_train_records)
     if config.validation:
         val_set = load_sets(config.validation, targets_file)
