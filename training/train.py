@@ -117,9 +117,9 @@ def compute_metrics(pred) -> dict[str, float]:
     return out
 
 
-def calibrate(trainer: Trainer, val_rows: datasets.Dataset) -> dict:
-    """Fit one temperature per head on the validation rows (the Predictor divides logits by it)."""
-    out = trainer.predict(val_rows)
+def calibrate(out) -> dict:
+    """Fit one temperature per head on validation logits (``Trainer.predict`` output); the
+    Predictor divides logits by it."""
     stance_logits, sentiment_logits = out.predictions
     labels, tasks = out.label_ids
     result = {}
@@ -206,8 +206,9 @@ def fit(config: TrainConfig, workdir: str | Path):
     trainer = Trainer(model=model, args=args, train_dataset=train_rows, eval_dataset=val_rows,
                       data_collator=RowCollator(tokenizer.pad_token_id), compute_metrics=compute_metrics)
     trainer.train()
-    best = trainer.evaluate()
-    calibration = calibrate(trainer, val_rows)
+    # one pass over validation with the best checkpoint: its metrics and its logits for calibration
+    validation = trainer.predict(val_rows, metric_key_prefix="eval")
+    best, calibration = validation.metrics, calibrate(validation)
     train_seconds = time.time() - started
 
     metadata = {
