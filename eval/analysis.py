@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Sequence
 
-import numpy as np
 
-from model.calibration import expected_calibration_error
+from model.calibration import ece_from_bins, reliability
 from model.predictor import StatementPrediction
 from standpoint.records import SENTIMENT_LABELS, STANCE_LABELS, StanceRecord
 
@@ -22,19 +21,6 @@ from .stats import bootstrap_ci
 
 ECE_BINS = 15
 LENGTH_BINS = ((0, 15, "5-15 words"), (16, 40, "16-40 words"), (41, 10**9, "41+ words"))
-
-
-def reliability(confidence: Sequence[float], correct: Sequence[bool], bins: int = ECE_BINS) -> dict:
-    conf, corr = np.asarray(confidence, dtype=float), np.asarray(correct, dtype=float)
-    edges = np.linspace(0, 1, bins + 1)
-    idx = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
-    out = {"confidence": [], "accuracy": [], "count": []}
-    for b in range(bins):
-        sel = idx == b
-        out["count"].append(int(sel.sum()))
-        out["confidence"].append(float(conf[sel].mean()) if sel.any() else None)
-        out["accuracy"].append(float(corr[sel].mean()) if sel.any() else None)
-    return out
 
 
 class _Rows:
@@ -55,8 +41,8 @@ class _Rows:
         self.owner.append(i)
 
     def calibration(self) -> tuple[float, dict]:
-        correct = [g == p for g, p in zip(self.gold, self.pred)]
-        return expected_calibration_error(self.conf, correct, ECE_BINS), reliability(self.conf, correct)
+        bins = reliability(self.conf, [g == p for g, p in zip(self.gold, self.pred)], ECE_BINS)
+        return ece_from_bins(bins), bins
 
     def ci(self, n_statements: int) -> dict:
         present = sorted(set(self.gold)) or list(range(len(self.labels)))

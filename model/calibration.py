@@ -32,16 +32,26 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return t if np.isfinite(t) and 0.05 <= t <= 20 else 1.0
 
 
-def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:
-    """ECE with equal-width confidence bins: sum over bins of |accuracy - confidence| x share."""
-    confidence, correct = np.asarray(confidence, dtype=float), np.asarray(correct, dtype=float)
-    if len(confidence) == 0:
-        return 0.0
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    idx = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    ece = 0.0
+def reliability(confidence, correct, bins: int = 15) -> dict:
+    """Equal-width confidence bins: per bin the mean confidence, the accuracy and the count."""
+    conf, corr = np.asarray(confidence, dtype=float), np.asarray(correct, dtype=float)
+    idx = np.clip(np.digitize(conf, np.linspace(0.0, 1.0, bins + 1)[1:-1], right=True), 0, bins - 1)
+    out = {"confidence": [], "accuracy": [], "count": []}
     for b in range(bins):
         sel = idx == b
-        if sel.any():
-            ece += sel.mean() * abs(correct[sel].mean() - confidence[sel].mean())
-    return float(ece)
+        out["count"].append(int(sel.sum()))
+        out["confidence"].append(float(conf[sel].mean()) if sel.any() else None)
+        out["accuracy"].append(float(corr[sel].mean()) if sel.any() else None)
+    return out
+
+
+def ece_from_bins(bins: dict) -> float:
+    """ECE: sum over bins of |accuracy - confidence| weighted by the bin's share of rows."""
+    total = sum(bins["count"])
+    return float(sum(n / total * abs(a - c) for n, a, c in zip(bins["count"], bins["accuracy"], bins["confidence"])
+                     if n)) if total else 0.0
+
+
+def expected_calibration_error(confidence, correct, bins: int = 15) -> float:
+    """ECE with equal-width confidence bins."""
+    return ece_from_bins(reliability(confidence, correct, bins))
