@@ -71,11 +71,12 @@ class KeywordRule:
         if self.keywords is None:
             self.keywords = self.default_keywords(target)
         texts, labels = _gold(records, target)
+        signatures = [self._signature(t) for t in texts]
         by_sig: dict[frozenset, Counter] = {}
-        for text, label in zip(texts, labels):
-            by_sig.setdefault(self._signature(text), Counter())[label] += 1
+        for sig, label in zip(signatures, labels):
+            by_sig.setdefault(sig, Counter())[label] += 1
         self.table = {sig: c.most_common(1)[0][0] for sig, c in by_sig.items()}
-        any_kw = Counter(l for t, l in zip(texts, labels) if self._signature(t))
+        any_kw = Counter(label for sig, label in zip(signatures, labels) if sig)
         self.fallback_kw = any_kw.most_common(1)[0][0] if any_kw else Counter(labels).most_common(1)[0][0]
         self.fallback = self.table.get(frozenset(), Counter(labels).most_common(1)[0][0])
         return self
@@ -128,19 +129,29 @@ BASELINES = {"majority": MajorityBaseline, "keyword_rule": KeywordRule, "keyword
 
 
 def baseline_predictions(name: str, train: Sequence[StanceRecord], test: Sequence[StanceRecord],
-                         targets: Sequence[str], with_sentiment: bool) -> tuple[list[dict], list]:
-    """(stance predictions per record, sentiment predictions) in the shape ``score_records`` takes."""
+                         targets: Sequence[str], with_sentiment: bool,
+                         fitted: dict | None = None) -> tuple[list[dict], list]:
+    """(stance predictions per record, sentiment predictions) in the shape ``score_records`` takes.
+
+    ``fitted`` caches each (baseline, target) fitted on ``train``, for reuse on further test sets.
+    """
+    fitted = {} if fitted is None else fitted
+
+    def model_for(target: str):
+        if (name, target) not in fitted:
+            fitted[(name, target)] = BASELINES[name]().fit(train, target)
+        return fitted[(name, target)]
+
     stance_pred: list[dict] = [{} for _ in test]
     for target in targets:
         rows = [i for i, r in enumerate(test) if target in r.stances]
         if not rows:
             continue
-        model = BASELINES[name]().fit(train, target)
-        for i, label in zip(rows, model.predict([test[i].text for i in rows])):
+        for i, label in zip(rows, model_for(target).predict([test[i].text for i in rows])):
             stance_pred[i][target] = label
     sentiment_pred: list = [None] * len(test)
     if with_sentiment and any(r.sentiment for r in train):
-        sentiment_pred = BASELINES[name]().fit(train, SENTIMENT).predict([r.text for r in test]) \
+        sentiment_pred = model_for(SENTIMENT).predict([r.text for r in test]) \
             if not name.startswith("keyword") else [None] * len(test)
     return stance_pred, sentiment_pred
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from model.predictor import Predictor, StatementPrediction
 from standpoint.adapters import DataUnavailable, load_spec
 from standpoint.records import LabelledSet, RecordError, StanceRecord
-from standpoint.targets import repo_path
 
 from .analysis import analyse
 from .baselines import baseline_predictions
@@ -36,20 +35,20 @@ def predict_set(predictor: Predictor, data: LabelledSet, progress: bool = True) 
 
 def training_records(metadata: dict, targets_file: str | None) -> list[StanceRecord] | None:
     """The model's own training data, read back from its saved config (for the baselines)."""
+    from training.train import load_sets
+
     config = metadata.get("training_config") or {}
-    records = []
     try:
-        for spec in config.get("train", []):
-            recs = load_spec(repo_path(spec), targets_file).records
-            records.extend(recs[: config["max_train_records"]] if config.get("max_train_records") else recs)
+        records = load_sets(config.get("train", []), targets_file, config.get("max_train_records")).records
     except (DataUnavailable, RecordError, FileNotFoundError) as exc:
         log.warning("baselines skipped: the model's training data cannot be read (%s)", exc)
         return None
     return records or None
 
 
-def baseline_rows(train: list[StanceRecord], data: LabelledSet) -> dict:
-    """Compact scores of each baseline on ``data``; a target absent from training gets no row."""
+def baseline_rows(train: list[StanceRecord], data: LabelledSet, fitted: dict | None = None) -> dict:
+    """Compact scores of each baseline on ``data``; a target absent from training gets no row.
+    ``fitted`` keeps the baselines fitted for earlier data sets of the same run."""
     out = {}
     trained_targets = {t for r in train for t in r.stances}
     targets = sorted({t for r in data.records for t in r.stances} & trained_targets)
@@ -60,7 +59,7 @@ def baseline_rows(train: list[StanceRecord], data: LabelledSet) -> dict:
                             sentiment=r.sentiment, notes=r.notes) for r in records]
     with_sentiment = any(r.sentiment for r in records) and any(r.sentiment for r in train)
     for name in BASELINE_NAMES:
-        stance_pred, sentiment_pred = baseline_predictions(name, train, records, targets, with_sentiment)
+        stance_pred, sentiment_pred = baseline_predictions(name, train, records, targets, with_sentiment, fitted)
         s = score_records(records, stance_pred, sentiment_pred)
         out[name] = {
             "n": len(records),
@@ -92,6 +91,7 @@ def evaluate(model_dir: str | Path, specs: list[str], out_dir: str | Path, targe
                          "temperature": predictor.temperature},
                "datasets": {}}
     train = training_records(predictor.metadata, targets_file) if baselines and specs else None
+    fitted: dict = {}
     for spec in specs:
         data = load_spec(spec, targets_file)
         started = time.time()
@@ -101,7 +101,7 @@ def evaluate(model_dir: str | Path, specs: list[str], out_dir: str | Path, targe
         scores["seconds"] = round(seconds, 2)
         scores["statements_per_second"] = round(len(data.records) / seconds, 1) if seconds else None
         if train:
-            scores["baselines"] = baseline_rows(train, data)
+            scores["baselines"] = baseline_rows(train, data, fitted)
         metrics["datasets"][data.name] = scores
         write_predictions(out / "predictions" / f"{data.name}.jsonl", data.records, preds)
     if suite:
