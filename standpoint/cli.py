@@ -26,6 +26,18 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_soft_labels(args) -> int:
+    from training.config import TrainConfig
+    from training.soft_labels import generate
+
+    config = TrainConfig.from_yaml(args.config)
+    if not config.soft_labels:
+        raise ValueError(f"{args.config} names no 'soft_labels' files to write")
+    for path in generate(args.model, config, batch_size=args.batch_size, backend=args.backend):
+        print(f"wrote {path}")
+    return 0
+
+
 def _cmd_eval(args) -> int:
     from eval.evaluate import evaluate
 
@@ -35,7 +47,8 @@ def _cmd_eval(args) -> int:
                        suite=args.suite, baselines=not args.no_baselines, uncalibrated=args.uncalibrated,
                        backend=args.backend)
     for name, d in metrics["datasets"].items():
-        per = ", ".join(f"{t} {s['macro_f1']:.3f}" for t, s in d["stance"].items())
+        per = (", ".join(f"{t} {s['macro_f1']:.3f}" for t, s in d["stance"].items()) if len(d["stance"]) <= 12
+               else f"{len(d['stance'])} targets, see metrics.json")
         senti = f"; sentiment macro-F1 {d['sentiment']['macro_f1']:.3f}" if d["sentiment"].get("n") else ""
         print(f"{name}: n={d['n']} pooled F_avg {d['pooled']['f_avg']:.4f}, macro-F1 {d['pooled']['macro_f1']:.4f}; "
               f"per target macro-F1: {per}{senti}")
@@ -110,6 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="model folder to write (default artifacts/NAME)")
     p.set_defaults(func=_cmd_train)
 
+    p = sub.add_parser("soft-labels", help="run a teacher model over a config's training data and write the "
+                                           "soft-label files its 'soft_labels' names (for distillation)")
+    p.add_argument("--model", required=True, help="teacher model folder (e.g. artifacts/teacher)")
+    p.add_argument("--config", required=True, help="student config whose soft_labels files to write")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--backend", default="torch-fp32", choices=["torch-fp32", "torch-int8", "onnx-fp32", "onnx-int8"],
+                   help="teacher inference backend (default %(default)s: the teacher's exact fp32 outputs)")
+    p.set_defaults(func=_cmd_soft_labels)
+
     p = sub.add_parser("eval", help="score a model on data sets; writes metrics.json and report.md")
     p.add_argument("--model", required=True, help="model folder")
     p.add_argument("--data", nargs="+",
@@ -170,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     from standpoint.targets import TargetConfigError
     from training.config import ConfigError
     from eval.suite import SuiteError
+    from training.soft_labels import SoftLabelError
 
     if getattr(args, "targets", None) is None and args.command in ("eval", "predict", "compare"):
         from standpoint.targets import DEFAULT_TARGETS_FILE
@@ -177,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ModelFolderError, EncoderNotFound, DataUnavailable, RecordError, TargetConfigError, ConfigError, SuiteError,
-            ValueError, FileNotFoundError) as exc:
+            SoftLabelError, ValueError, FileNotFoundError) as exc:
         print(f"standpoint {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -25,6 +25,8 @@ class TrainConfig:
     train: list[str] = field(default_factory=list)          # data SPECs (JSONL paths or named sets)
     validation: list[str] = field(default_factory=list)     # data SPECs; or carve from train:
     validation_fraction: float = 0.0
+    # train specs the fraction is carved from (default: all of them); the rest train whole
+    carve_from: list[str] = field(default_factory=list)
     max_length: int = 160
     epochs: float = 3.0
     batch_size: int = 32
@@ -35,6 +37,11 @@ class TrainConfig:
     sentiment_weight: float = 1.0
     seed: int = 42
     select_metric: str = "score"
+    # distillation: train spec -> its teacher soft-label file (training/soft_labels.py);
+    # loss = (1 - distill_weight) * gold CE + distill_weight * T^2 * KL(teacher_T || student_T)
+    soft_labels: dict[str, str] = field(default_factory=dict)
+    distill_weight: float = 0.0
+    distill_temperature: float = 2.0
     max_train_records: int | None = None   # cap per train spec (for smoke runs)
     logging_steps: int = 50
 
@@ -43,6 +50,24 @@ class TrainConfig:
             raise ConfigError("'train' is empty: list at least one data spec (JSONL path or named set)")
         if not self.validation and not 0 < self.validation_fraction < 1:
             raise ConfigError("give 'validation' specs, or 'validation_fraction' between 0 and 1 to carve it from train")
+        if self.validation_fraction and not 0 < self.validation_fraction < 1:
+            raise ConfigError(f"'validation_fraction' {self.validation_fraction!r}: use a number between 0 and 1")
+        stray = [s for s in self.carve_from if s not in self.train]
+        if stray:
+            raise ConfigError(f"'carve_from' {stray}: each must also be listed in 'train'")
+        if self.carve_from and not self.validation_fraction:
+            raise ConfigError("'carve_from' needs 'validation_fraction' (how much of them to hold out)")
+        if not 0 <= self.distill_weight <= 1:
+            raise ConfigError(f"'distill_weight' {self.distill_weight!r}: use 0 (gold labels only) to 1 (teacher only)")
+        if not self.distill_temperature > 0:
+            raise ConfigError(f"'distill_temperature' must be positive, got {self.distill_temperature!r}")
+        if self.distill_weight > 0 and not self.soft_labels:
+            raise ConfigError("'distill_weight' > 0 needs 'soft_labels' (train spec -> teacher soft-label file)")
+        if not isinstance(self.soft_labels, dict):
+            raise ConfigError("'soft_labels' must map each train spec to its soft-label file")
+        stray = [s for s in self.soft_labels if s not in self.train]
+        if stray:
+            raise ConfigError(f"'soft_labels' keys {stray}: each must be a spec listed in 'train'")
         for spec in [*self.train, *self.validation]:
             if "test" in Path(spec).stem.split("-"):  # semeval-a-test, vast-test-zeroshot, test.jsonl
                 raise ConfigError(f"data spec {spec!r} is a test split: test splits are for final measurement only")

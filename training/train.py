@@ -12,6 +12,7 @@ import logging
 import random
 import shutil
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import datasets
@@ -30,6 +31,7 @@ from standpoint.records import SENTIMENT_LABELS, STANCE_LABELS, LabelledSet, Sta
 from standpoint.targets import repo_path
 
 from .config import ConfigError, TrainConfig
+from .soft_labels import SoftLabel, load_for_config, sharpen
 
 log = logging.getLogger("standpoint.train")
 STANCE_ID = {label: i for i, label in enumerate(STANCE_LABELS)}
@@ -64,22 +66,57 @@ def carve_validation(data: LabelledSet, fraction: float, seed: int) -> tuple[Lab
             LabelledSet(data.name + ":validation", val, data.targets))
 
 
-def encode_rows(data: LabelledSet, encoder: RowEncoder) -> datasets.Dataset:
-    """One dataset row per (statement, labelled target) plus one per labelled sentiment."""
+def merge_sets(*sets: LabelledSet) -> LabelledSet:
+    parts = [s for s in sets if s.records]
+    return LabelledSet("+".join(s.name for s in parts), [r for s in parts for r in s.records],
+                       {k: v for s in parts for k, v in s.targets.items()})
+
+
+def split_sets(config: TrainConfig, targets_file: Path) -> tuple[LabelledSet, LabelledSet]:
+    """(train, validation): the ``validation`` specs, plus ``validation_fraction`` carved
+    from the ``carve_from`` train specs (all train specs when none are named)."""
+    cap = config.max_train_records
+    if not config.validation_fraction:
+        return load_sets(config.train, targets_file, cap), load_sets(config.validation, targets_file)
+    carve = config.carve_from or config.train
+    whole = [s for s in config.train if s not in carve]
+    kept, held = carve_validation(load_sets(carve, targets_file, cap), config.validation_fraction, config.seed)
+    train_set = merge_sets(load_sets(whole, targets_file, cap), kept) if whole else kept
+    val_set = merge_sets(load_sets(config.validation, targets_file), held) if config.validation else held
+    return train_set, val_set
+
+
+def encode_rows(data: LabelledSet, encoder: RowEncoder, soft: Mapping[str, SoftLabel] | None = None,
+                temperature: float = 1.0) -> datasets.Dataset:
+    """One dataset row per (statement, labelled target) plus one per labelled sentiment.
+
+    With ``soft`` (record id -> teacher soft label), each row also carries the teacher's
+    distribution re-tempered by ``temperature`` (zeros where the teacher gave none), and a
+    record without gold sentiment still gives a sentiment row, taught by the teacher alone.
+    """
     cols: dict[str, list] = {"input_ids": [], "token_type_ids": [], "task_ids": [], "labels": [], "length": []}
+    if soft is not None:
+        cols["soft_labels"] = []
+    none = [0.0] * 3
     text_ids = encoder.token_ids([r.text for r in data.records])
     for rec, ids in zip(data.records, text_ids):
-        items: list[tuple[EncodedRow, int, int]] = []
-        if rec.sentiment is not None:
-            items.append((encoder.sentiment_row(ids), SENTIMENT_TASK, SENTIMENT_ID[rec.sentiment]))
+        teacher = soft.get(rec.id) if soft is not None else None
+        items: list[tuple[EncodedRow, int, int, list[float]]] = []
+        if rec.sentiment is not None or (teacher and teacher.sentiment):
+            gold = SENTIMENT_ID[rec.sentiment] if rec.sentiment is not None else IGNORE
+            taught = sharpen(teacher.sentiment, temperature) if teacher and teacher.sentiment else none
+            items.append((encoder.sentiment_row(ids), SENTIMENT_TASK, gold, taught))
         for tid, label in rec.stances.items():
-            items.append((encoder.stance_row(data.targets[tid], ids), STANCE_TASK, STANCE_ID[label]))
-        for row, task, label in items:
+            taught = sharpen(teacher.stances[tid], temperature) if teacher and tid in teacher.stances else none
+            items.append((encoder.stance_row(data.targets[tid], ids), STANCE_TASK, STANCE_ID[label], taught))
+        for row, task, label, taught in items:
             cols["input_ids"].append(row.input_ids)
             cols["token_type_ids"].append(row.token_type_ids or [])
             cols["task_ids"].append(task)
             cols["labels"].append(label)
             cols["length"].append(len(row.input_ids))
+            if soft is not None:
+                cols["soft_labels"].append(taught)
     return datasets.Dataset.from_dict(cols)
 
 
@@ -92,6 +129,8 @@ class RowCollator:
         batch = pad_rows(rows, self.pad_id)
         batch["task_ids"] = torch.tensor([f["task_ids"] for f in features])
         batch["labels"] = torch.tensor([f["labels"] for f in features])
+        if "soft_labels" in features[0]:
+            batch["soft_labels"] = torch.tensor([f["soft_labels"] for f in features], dtype=torch.float)
         return batch
 
 
@@ -154,11 +193,7 @@ def fit(config: TrainConfig, workdir: str | Path):
     set_seed(config.seed)
     torch.manual_seed(config.seed)
     targets_file = repo_path(config.targets_file)
-    train_set = load_sets(config.train, targets_file, config.max_train_records)
-    if config.validation:
-        val_set = load_sets(config.validation, targets_file)
-    else:
-        train_set, val_set = carve_validation(train_set, config.validation_fraction, config.seed)
+    train_set, val_set = split_sets(config, targets_file)
     all_targets = {**train_set.targets, **val_set.targets}
     log.info("train %d records, validation %d records, targets %s",
              len(train_set.records), len(val_set.records), sorted(all_targets))
@@ -168,9 +203,16 @@ def fit(config: TrainConfig, workdir: str | Path):
     if missing:
         raise ConfigError(f"default_targets {missing} are not among the trained targets {sorted(all_targets)}")
     encoder_path = resolve_encoder(config.base_encoder)
+    soft = load_for_config(config, targets_file) if config.soft_labels else None
     model, tokenizer = build_model(encoder_path, dropout=config.dropout, sentiment_weight=config.sentiment_weight)
+    model.distill_weight, model.distill_temperature = config.distill_weight, config.distill_temperature
     row_encoder = RowEncoder(tokenizer, config.max_length)
-    train_rows, val_rows = encode_rows(train_set, row_encoder), encode_rows(val_set, row_encoder)
+    train_rows = encode_rows(train_set, row_encoder, soft, config.distill_temperature)
+    val_rows = encode_rows(val_set, row_encoder)
+    if soft is not None:
+        log.info("distillation: %d training rows carry teacher soft labels (weight %.2f, T %.1f)",
+                 sum(1 for p in train_rows["soft_labels"] if any(p)), config.distill_weight,
+                 config.distill_temperature)
     if not any(t == STANCE_TASK for t in val_rows["task_ids"]):
         raise ValueError("validation data has no labelled stance; give 'validation' specs with stance labels")
 

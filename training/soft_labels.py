@@ -1,0 +1,153 @@
+"""Teacher soft labels: computed once, stored as small JSONL files keyed by record id.
+
+One file per training data spec. The first line is a header naming the spec, the teacher and
+the label order; each further line holds one record of that spec::
+
+    {"soft_labels": 1, "spec": "semeval-train", "teacher": "standpoint-teacher 20261128-ab12cd34",
+     "records": 2814, "stance_labels": [...], "sentiment_labels": [...]}
+    {"id": "semeval-101", "text_sha1": "5f0c1e2a9b3d", "sentiment": [0.91, 0.05, 0.04],
+     "stances": {"atheism": [0.02, 0.95, 0.03]}}
+
+Only ids, a short hash of the text and the teacher's calibrated probabilities are stored, so a
+file never carries third-party text. The hash makes a stale file (records edited since the
+teacher ran) a clear error rather than a silent mismatch. Regenerate with::
+
+    standpoint soft-labels --model artifacts/teacher --config configs/student.yaml
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from model.predictor import Predictor
+from standpoint.adapters import load_spec
+from standpoint.records import SENTIMENT_LABELS, STANCE_LABELS, LabelledSet
+from standpoint.targets import repo_path
+
+log = logging.getLogger("standpoint.soft_labels")
+FORMAT = 1
+
+
+class SoftLabelError(ValueError):
+    """A soft-label file that does not match the records it is keyed to."""
+
+
+@dataclass(frozen=True)
+class SoftLabel:
+    sentiment: tuple[float, ...] | None
+    stances: dict[str, tuple[float, ...]]
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+
+def write_soft_labels(predictor: Predictor, data: LabelledSet, spec: str, output: str | Path,
+                      progress: bool = True) -> Path:
+    """The teacher's calibrated probabilities for every record of ``data``: sentiment, and
+    stance toward each target the record labels."""
+    targets = [{tid: data.targets[tid] for tid in r.stances} for r in data.records]
+    preds = predictor.predict_each([r.text for r in data.records], targets, progress=progress)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    header = {"soft_labels": FORMAT, "spec": spec, "teacher": f"{predictor.name} {predictor.version}",
+              "records": len(data.records), "stance_labels": list(STANCE_LABELS),
+              "sentiment_labels": list(SENTIMENT_LABELS)}
+    tmp = output.with_suffix(output.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(json.dumps(header) + "\n")
+        for rec, pred in zip(data.records, preds):
+            line = {"id": rec.id, "text_sha1": text_hash(rec.text),
+                    "sentiment": [round(pred.sentiment.probability[k], 4) for k in SENTIMENT_LABELS],
+                    "stances": {tid: [round(s.probability[k], 4) for k in STANCE_LABELS]
+                                for tid, s in pred.stances.items()}}
+            fh.write(json.dumps(line, separators=(",", ":")) + "\n")
+    tmp.replace(output)
+    return output
+
+
+def _probs(value, where: str, n: int = 3) -> tuple[float, ...]:
+    if (not isinstance(value, list) or len(value) != n or not all(isinstance(x, (int, float)) for x in value)
+            or min(value) < 0 or abs(sum(value) - 1) > 0.01):
+        raise SoftLabelError(f"{where}: expected {n} probabilities summing to 1, got {value!r}")
+    return tuple(float(x) for x in value)
+
+
+def read_soft_labels(path: str | Path, data: LabelledSet, spec: str) -> dict[str, SoftLabel]:
+    """Id -> soft label, checked against every record of ``data`` (the whole spec): a record
+    without an entry, an entry whose record is gone or whose text changed, or an entry lacking
+    a target the record labels is an error naming the file, line and id."""
+    path = Path(path)
+    if not path.is_file():
+        raise SoftLabelError(f"soft-label file {path} not found: regenerate it with "
+                             "`standpoint soft-labels --model TEACHER --config CONFIG` (see README)")
+    by_id = {r.id: r for r in data.records}
+    out: dict[str, SoftLabel] = {}
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            where = f"{path}:{lineno}"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SoftLabelError(f"{where}: bad JSON: {exc.msg}") from None
+            if lineno == 1:
+                if not isinstance(obj, dict) or obj.get("soft_labels") != FORMAT:
+                    raise SoftLabelError(f"{where}: not a soft-label file (header with \"soft_labels\": {FORMAT})")
+                if obj.get("spec") != spec:
+                    raise SoftLabelError(f"{where}: file is keyed to {obj.get('spec')!r}, config uses it for {spec!r}")
+                if obj.get("stance_labels") != list(STANCE_LABELS) or \
+                        obj.get("sentiment_labels") != list(SENTIMENT_LABELS):
+                    raise SoftLabelError(f"{where}: label order differs from {STANCE_LABELS} / {SENTIMENT_LABELS}")
+                continue
+            rid = obj.get("id") if isinstance(obj, dict) else None
+            rec = by_id.get(rid)
+            if rec is None:
+                raise SoftLabelError(f"{where}: stale id {rid!r}: no such record in {spec!r}; regenerate the file")
+            if obj.get("text_sha1") != text_hash(rec.text):
+                raise SoftLabelError(f"{where}: stale id {rid!r}: the record's text changed since the teacher "
+                                     "labelled it; regenerate the file")
+            if rid in out:
+                raise SoftLabelError(f"{where}: id {rid!r} appears twice")
+            stances = obj.get("stances") or {}
+            lacking = sorted(set(rec.stances) - set(stances))
+            if lacking:
+                raise SoftLabelError(f"{where}: id {rid!r} has no soft label for target(s) {lacking}")
+            senti = obj.get("sentiment")
+            out[rid] = SoftLabel(None if senti is None else _probs(senti, f"{where}: sentiment"),
+                                 {t: _probs(p, f"{where}: stances.{t}") for t, p in stances.items()})
+    missing = [r.id for r in data.records if r.id not in out]
+    if missing:
+        raise SoftLabelError(f"{path}: {len(missing)} record(s) of {spec!r} have no soft label "
+                             f"(first: {missing[:3]}); regenerate the file")
+    return out
+
+
+def load_for_config(config, targets_file: str | Path) -> dict[str, SoftLabel]:
+    """Soft labels of every spec in ``config.soft_labels``, merged by record id."""
+    merged: dict[str, SoftLabel] = {}
+    for spec, file in config.soft_labels.items():
+        merged.update(read_soft_labels(repo_path(file), load_spec(repo_path(spec), targets_file), spec))
+    return merged
+
+
+def generate(model_dir: str | Path, config, batch_size: int = 64, backend: str | None = "torch-fp32") -> list[Path]:
+    """Run the teacher over each spec of ``config.soft_labels`` and write its file."""
+    targets_file = repo_path(config.targets_file)
+    predictor = Predictor(model_dir, batch_size=batch_size, backend=backend)
+    written = []
+    for spec, file in config.soft_labels.items():
+        data = load_spec(repo_path(spec), targets_file)
+        log.info("teacher %s on %s: %d records -> %s", predictor.name, spec, len(data.records), file)
+        written.append(write_soft_labels(predictor, data, spec, repo_path(file)))
+    return written
+
+
+def sharpen(probs: tuple[float, ...], temperature: float) -> list[float]:
+    """Re-temper stored probabilities: softmax(log p / T), i.e. teacher logits divided by T."""
+    powered = [max(p, 1e-8) ** (1.0 / temperature) for p in probs]
+    total = sum(powered)
+    return [p / total for p in powered]
