@@ -53,7 +53,8 @@ eval-default: setup
 	$(VENV)/bin/standpoint eval --model $(MODEL) --data data/domain/test.jsonl --suite all --out runs/eval-default
 
 # Distillation (README "Teacher and distillation"). The teacher needs `make mpnet` and
-# ../shared/data; the student trains from the stored soft labels in data/soft_labels/.
+# ../shared/data; the student trains from stored soft labels: data/soft_labels/ (domain, committed)
+# and artifacts/soft_labels/ (keyed to SemEval records, so never committed; `make soft-labels`).
 BENCH_SETS := data/domain/test.jsonl semeval-a-test vast-test-zeroshot
 
 teacher: mpnet
