@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Sequence
 
-
 from model.calibration import ece_from_bins, reliability
 from model.predictor import StatementPrediction
 from standpoint.records import SENTIMENT_LABELS, STANCE_LABELS, StanceRecord
