@@ -79,6 +79,8 @@ eval-teacher: setup  # torch-fp32: exporting 110M params to ONNX costs more than
 corpus: setup
 	$(PY) data/domain/build.py
 	$(PY) data/domain/agreement.py --corpus data/domain/raw
+	for k in 2 3; do $(PY) data/domain/agreement.py --corpus data/domain/raw \
+	  --blind data/domain/annotation/blind_pass_$$k.jsonl --out data/domain/annotation/disagreements_$$k.jsonl || exit 1; done
 	$(PY) -m eval.baselines --train data/domain/train.jsonl --test data/domain/test.jsonl
 
 bench-predict: setup $(MODEL)/standpoint.json

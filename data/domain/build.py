@@ -5,7 +5,8 @@
 Reads every ``raw/part-*.jsonl`` (hand-written batches, one per writer), validates each record
 against the contract, drops the later record of every near-duplicate pair (normalised word
 5-gram Jaccard > 0.6), applies ``adjudication.jsonl`` (label corrections settled after the
-blind second pass), and writes ``train.jsonl``, ``dev.jsonl`` and ``test.jsonl``: whole topics
+blind second pass), leaves out the records listed in ``excluded.jsonl`` (each with its
+reason), and writes ``train.jsonl``, ``dev.jsonl`` and ``test.jsonl``: whole topics
 go to one split, as listed in ``splits.yaml``, so dev and test measure unseen stories.
 """
 
@@ -33,6 +34,7 @@ def main(argv=None) -> int:
     ap.add_argument("--raw", default=str(HERE / "raw"))
     ap.add_argument("--splits", default=str(HERE / "splits.yaml"))
     ap.add_argument("--adjudication", default=str(HERE / "annotation" / "adjudication.jsonl"))
+    ap.add_argument("--excluded", default=str(HERE / "annotation" / "excluded.jsonl"))
     ap.add_argument("--out", default=str(HERE))
     args = ap.parse_args(argv)
 
@@ -45,6 +47,15 @@ def main(argv=None) -> int:
         if missing or r.sentiment is None:
             raise SystemExit(f"record {r.id}: missing {missing or ['sentiment']}")
     print(f"read {len(records)} records")
+
+    excluded_file = Path(args.excluded)
+    if excluded_file.is_file():
+        excluded = {json.loads(line)["id"] for line in excluded_file.read_text().splitlines() if line}
+        unknown = excluded - {r.id for r in records}
+        if unknown:
+            raise SystemExit(f"{excluded_file}: unknown ids {sorted(unknown)[:5]}")
+        records = [r for r in records if r.id not in excluded]
+        print(f"excluded {len(excluded)} records (reasons in {excluded_file.name})")
 
     adjudicated = Path(args.adjudication)
     if adjudicated.is_file():
