@@ -33,7 +33,8 @@ def _cmd_soft_labels(args) -> int:
     config = TrainConfig.from_yaml(args.config)
     if not config.soft_labels:
         raise ValueError(f"{args.config} names no 'soft_labels' files to write")
-    for path in generate(args.model, config, batch_size=args.batch_size, backend=args.backend):
+    for path in generate(args.model, config, batch_size=args.batch_size, backend=args.backend,
+                         reuse=not args.fresh):
         print(f"wrote {path}")
     return 0
 
@@ -130,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--backend", default="torch-fp32", choices=["torch-fp32", "torch-int8", "onnx-fp32", "onnx-int8"],
                    help="teacher inference backend (default %(default)s: the teacher's exact fp32 outputs)")
+    p.add_argument("--fresh", action="store_true",
+                   help="recompute every entry (default: keep entries of an existing file by the same teacher "
+                        "whose record is unchanged, run the teacher on new or edited records only)")
     p.set_defaults(func=_cmd_soft_labels)
 
     p = sub.add_parser("eval", help="score a model on data sets; writes metrics.json and report.md")

@@ -99,6 +99,47 @@ def test_edited_record_makes_its_soft_label_stale(soft_file, tmp_path):
         read_soft_labels(tmp_path / "nope.jsonl", load_spec(TINY), TINY)
 
 
+class _CountingPredictor:
+    """The real teacher, recording which texts it was run on."""
+
+    def __init__(self, predictor):
+        self.inner, self.name, self.version, self.texts = predictor, predictor.name, predictor.version, []
+
+    def predict_each(self, texts, targets, progress=True):
+        self.texts.extend(texts)
+        return self.inner.predict_each(texts, targets, progress=progress)
+
+
+def test_regenerating_runs_the_teacher_only_on_new_or_edited_records(model_dir, soft_file, tmp_path):
+    from model.predictor import Predictor
+
+    records = [json.loads(x) for x in (FIXTURES / "tiny_train.jsonl").read_text().splitlines()]
+    records[3]["text"] += " (corrected)"
+    records.append({**records[0], "id": "t-new", "text": "Parliament voted to let the allied garrison stay."})
+    edited = tmp_path / "tiny_train.jsonl"
+    edited.write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = tmp_path / "soft.jsonl"
+    shutil.copy(soft_file, out)
+    teacher = _CountingPredictor(Predictor(model_dir, backend="torch-fp32"))
+    write_soft_labels(teacher, load_spec(str(edited)), TINY, out, progress=False)
+    assert teacher.texts == [records[3]["text"], records[-1]["text"]]
+    old = soft_file.read_text().splitlines()
+    new = out.read_text().splitlines()
+    assert len(new) == len(records) + 1 and json.loads(new[0])["records"] == len(records)
+    assert [ln for i, ln in enumerate(new[1:-1]) if i != 3] == [ln for i, ln in enumerate(old[1:]) if i != 3]
+    soft = read_soft_labels(out, load_spec(str(edited)), TINY)
+    assert set(soft) == {r["id"] for r in records}
+
+    # another teacher (different header) or --fresh reuses nothing
+    teacher.texts.clear()
+    _rewrite(out, out, lambda ls: [json.dumps({**json.loads(ls[0]), "teacher": "other 1"}), *ls[1:]])
+    write_soft_labels(teacher, load_spec(str(edited)), TINY, out, progress=False)
+    assert len(teacher.texts) == len(records)
+    teacher.texts.clear()
+    write_soft_labels(teacher, load_spec(str(edited)), TINY, out, progress=False, reuse=False)
+    assert len(teacher.texts) == len(records)
+
+
 def test_tiny_teacher_to_student_run_saves_and_reloads(model_dir, soft_file, tmp_path):
     """The session's tiny trained model is the teacher; a fresh MiniLM student learns from its
     stored soft labels (no teacher at training time), is saved, reloaded and predicts the same."""

@@ -13,6 +13,10 @@ file never carries third-party text. The hash makes a stale file (records edited
 teacher ran) a clear error rather than a silent mismatch. Regenerate with::
 
     standpoint soft-labels --model artifacts/teacher --config configs/student.yaml
+
+Regenerating keeps the entries of an existing file written by the same teacher (name and
+version) whose record is unchanged (same id, text hash and targets), and runs the teacher only
+on new or edited records; ``--fresh`` recomputes every entry.
 """
 
 from __future__ import annotations
@@ -46,26 +50,63 @@ def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
 
 
+def teacher_id(predictor: Predictor) -> str:
+    return f"{predictor.name} {predictor.version}"
+
+
+def reusable_entries(path: Path, data: LabelledSet, spec: str, teacher: str) -> dict[str, str]:
+    """Record id -> stored line of an existing file that this teacher wrote for ``spec``, for
+    records whose text and targets are unchanged. Anything unreadable reuses nothing."""
+    if not path.is_file():
+        return {}
+    by_id = {r.id: r for r in data.records}
+    keep: dict[str, str] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        header = json.loads(lines[0]) if lines else {}
+        if (header.get("soft_labels") != FORMAT or header.get("spec") != spec or header.get("teacher") != teacher
+                or header.get("stance_labels") != list(STANCE_LABELS)
+                or header.get("sentiment_labels") != list(SENTIMENT_LABELS)):
+            return {}
+        for line in lines[1:]:
+            obj = json.loads(line)
+            rec = by_id.get(obj.get("id"))
+            if (rec is not None and obj.get("text_sha1") == text_hash(rec.text)
+                    and set(obj.get("stances") or {}) == set(rec.stances)):
+                keep[rec.id] = line
+    except (ValueError, AttributeError, IndexError):
+        return {}
+    return keep
+
+
 def write_soft_labels(predictor: Predictor, data: LabelledSet, spec: str, output: str | Path,
-                      progress: bool = True) -> Path:
+                      progress: bool = True, reuse: bool = True) -> Path:
     """The teacher's calibrated probabilities for every record of ``data``: sentiment, and
-    stance toward each target the record labels."""
-    targets = [{tid: data.targets[tid] for tid in r.stances} for r in data.records]
-    preds = predictor.predict_each([r.text for r in data.records], targets, progress=progress)
+    stance toward each target the record labels. With ``reuse``, unchanged entries of an
+    existing file by the same teacher are kept and only the other records are run."""
     output = Path(output)
+    teacher = teacher_id(predictor)
+    kept = reusable_entries(output, data, spec, teacher) if reuse else {}
+    todo = [r for r in data.records if r.id not in kept]
+    log.info("%s: %d entries kept from the existing file, teacher runs on %d records", output, len(kept), len(todo))
+    targets = [{tid: data.targets[tid] for tid in r.stances} for r in todo]
+    preds = predictor.predict_each([r.text for r in todo], targets, progress=progress) if todo else []
+    fresh = {}
+    for rec, pred in zip(todo, preds):
+        line = {"id": rec.id, "text_sha1": text_hash(rec.text),
+                "sentiment": [round(pred.sentiment.probability[k], 4) for k in SENTIMENT_LABELS],
+                "stances": {tid: [round(s.probability[k], 4) for k in STANCE_LABELS]
+                            for tid, s in pred.stances.items()}}
+        fresh[rec.id] = json.dumps(line, separators=(",", ":"))
     output.parent.mkdir(parents=True, exist_ok=True)
-    header = {"soft_labels": FORMAT, "spec": spec, "teacher": f"{predictor.name} {predictor.version}",
+    header = {"soft_labels": FORMAT, "spec": spec, "teacher": teacher,
               "records": len(data.records), "stance_labels": list(STANCE_LABELS),
               "sentiment_labels": list(SENTIMENT_LABELS)}
     tmp = output.with_suffix(output.suffix + ".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
         fh.write(json.dumps(header) + "\n")
-        for rec, pred in zip(data.records, preds):
-            line = {"id": rec.id, "text_sha1": text_hash(rec.text),
-                    "sentiment": [round(pred.sentiment.probability[k], 4) for k in SENTIMENT_LABELS],
-                    "stances": {tid: [round(s.probability[k], 4) for k in STANCE_LABELS]
-                                for tid, s in pred.stances.items()}}
-            fh.write(json.dumps(line, separators=(",", ":")) + "\n")
+        for rec in data.records:
+            fh.write((kept.get(rec.id) or fresh[rec.id]) + "\n")
     tmp.replace(output)
     return output
 
@@ -134,15 +175,17 @@ def load_for_config(config, targets_file: str | Path) -> dict[str, SoftLabel]:
     return merged
 
 
-def generate(model_dir: str | Path, config, batch_size: int = 64, backend: str | None = "torch-fp32") -> list[Path]:
-    """Run the teacher over each spec of ``config.soft_labels`` and write its file."""
+def generate(model_dir: str | Path, config, batch_size: int = 64, backend: str | None = "torch-fp32",
+             reuse: bool = True) -> list[Path]:
+    """Run the teacher over each spec of ``config.soft_labels`` and write its file (keeping the
+    still-valid entries of an existing file when ``reuse``)."""
     targets_file = repo_path(config.targets_file)
     predictor = Predictor(model_dir, batch_size=batch_size, backend=backend)
     written = []
     for spec, file in config.soft_labels.items():
         data = load_spec(repo_path(spec), targets_file)
         log.info("teacher %s on %s: %d records -> %s", predictor.name, spec, len(data.records), file)
-        written.append(write_soft_labels(predictor, data, spec, repo_path(file)))
+        written.append(write_soft_labels(predictor, data, spec, repo_path(file), reuse=reuse))
     return written
 
 
