@@ -32,6 +32,25 @@ def test_training_saves_reloads_and_predicts_the_same(trained):
     assert meta["default_targets"] == ["foreign_military_presence", "recognition"]
 
 
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_training_runs_where_native_and_falls_back_to_fp32(native, monkeypatch, tmp_path, caplog):
+    from training import train as training
+    from .conftest import tiny_config
+
+    if native and not training.native_bf16():
+        pytest.skip("this machine has no native bf16 (AVX512-BF16/AMX CPU or bf16 GPU)")
+    monkeypatch.setattr(training, "native_bf16", lambda: native)
+    with caplog.at_level("WARNING", logger="standpoint.train"):
+        model, tokenizer, metadata = training.fit(tiny_config(bf16=True, epochs=1), tmp_path / "work")
+    assert metadata["precision"] == ("bf16-mixed" if native else "fp32")
+    assert ("no native bf16" in caplog.text) is not native
+    assert next(model.parameters()).dtype == torch.float32  # weights stay fp32; only compute is bf16
+    pred = Predictor.from_model(model, tokenizer, metadata).predict(TEXTS)
+    assert all(abs(sum(p.sentiment.probability.values()) - 1) < 1e-4 for p in pred)
+    assert 0 <= metadata["validation_metrics"]["stance_macro_f1"] <= 1
+
+
 def test_prediction_shape_and_probabilities(model_dir):
     preds = Predictor(model_dir).predict(TEXTS)
     assert len(preds) == 3

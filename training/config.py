@@ -42,6 +42,9 @@ class TrainConfig:
     soft_labels: dict[str, str] = field(default_factory=dict)
     distill_weight: float = 0.0
     distill_temperature: float = 2.0
+    # bf16 mixed precision (autocast; weights stay fp32) where the hardware runs it natively
+    # (a CPU with AVX512-BF16 or AMX, or a bf16 GPU); elsewhere training falls back to fp32
+    bf16: bool = False
     max_train_records: int | None = None   # cap per train spec (for smoke runs)
     logging_steps: int = 50
 
