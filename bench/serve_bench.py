@@ -245,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         print("serve_bench: error: --seconds must be in (0, 600] and --clients in 1..256", file=sys.stderr)
         return 2
 
+    # SIGTERM (a `timeout`, a CI cancel) unwinds like Ctrl-C, so each launched server is stopped in
+    # bench_system's `finally` instead of outliving the benchmark in its own session
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     load_before = os.getloadavg()
     runs, systems = [], {}
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as logs:

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -321,3 +322,30 @@ def test_serve_without_a_usable_model_is_a_one_line_error(tmp_path, capsys, mode
         assert main(["serve", "--model", str(model_dir), "--port", str(busy.getsockname()[1])]) == 2
     assert "pick another --port" in capsys.readouterr().err
     assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+
+
+def test_benchmark_stopped_midway_stops_its_server(model_dir, tmp_path):
+    """SIGTERM to the load benchmark (a `timeout`, a cancelled job) also stops the server it launched."""
+    import psutil
+
+    bench = psutil.Popen([sys.executable, "bench/serve_bench.py", "--model", str(model_dir), "--systems",
+                          "standpoint", "--clients", "1", "--seconds", "60", "--out", str(tmp_path / "serve.json")],
+                         cwd=REPO_ROOT, stdout=open(tmp_path / "bench.log", "w"), stderr=subprocess.STDOUT)
+    deadline, server = time.monotonic() + 120, None
+    while time.monotonic() < deadline and server is None:  # wait until the server answers /health
+        for child in bench.children():
+            port = re.search(r"--port (\d+)", " ".join(child.cmdline()))
+            try:
+                if port and httpx.get(f"http://127.0.0.1:{port.group(1)}/health", timeout=2).status_code == 200:
+                    server = child
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.5)
+    assert server is not None, (tmp_path / "bench.log").read_text()[-2000:]
+    bench.terminate()
+    assert bench.wait(timeout=60) == 128 + 15
+    gone, alive = psutil.wait_procs([server], timeout=40)
+    for proc in alive:  # leave nothing behind, even when the check below fails
+        os.killpg(proc.pid, 9)
+    assert not alive, "the benchmark's server outlived it"
+    assert not (tmp_path / "serve.json").exists()  # an interrupted run writes no results
