@@ -54,6 +54,17 @@ def teacher_id(predictor: Predictor) -> str:
     return f"{predictor.name} {predictor.version}"
 
 
+def _header_problem(obj, spec: str) -> str | None:
+    """Why ``obj`` is not the header of a soft-label file for ``spec``; None when it is."""
+    if not isinstance(obj, dict) or obj.get("soft_labels") != FORMAT:
+        return f"not a soft-label file (header with \"soft_labels\": {FORMAT})"
+    if obj.get("spec") != spec:
+        return f"file is keyed to {obj.get('spec')!r}, config uses it for {spec!r}"
+    if obj.get("stance_labels") != list(STANCE_LABELS) or obj.get("sentiment_labels") != list(SENTIMENT_LABELS):
+        return f"label order differs from {STANCE_LABELS} / {SENTIMENT_LABELS}"
+    return None
+
+
 def reusable_entries(path: Path, data: LabelledSet, spec: str, teacher: str) -> dict[str, str]:
     """Record id -> stored line of an existing file that this teacher wrote for ``spec``, for
     records whose text and targets are unchanged. Anything unreadable reuses nothing."""
@@ -63,10 +74,8 @@ def reusable_entries(path: Path, data: LabelledSet, spec: str, teacher: str) -> 
     keep: dict[str, str] = {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-        header = json.loads(lines[0]) if lines else {}
-        if (header.get("soft_labels") != FORMAT or header.get("spec") != spec or header.get("teacher") != teacher
-                or header.get("stance_labels") != list(STANCE_LABELS)
-                or header.get("sentiment_labels") != list(SENTIMENT_LABELS)):
+        header = json.loads(lines[0]) if lines else None
+        if _header_problem(header, spec) or header.get("teacher") != teacher:
             return {}
         for line in lines[1:]:
             obj = json.loads(line)
@@ -74,7 +83,7 @@ def reusable_entries(path: Path, data: LabelledSet, spec: str, teacher: str) -> 
             if (rec is not None and obj.get("text_sha1") == text_hash(rec.text)
                     and set(obj.get("stances") or {}) == set(rec.stances)):
                 keep[rec.id] = line
-    except (ValueError, AttributeError, IndexError):
+    except (ValueError, AttributeError):  # bad JSON, or a line that is not an object
         return {}
     return keep
 
@@ -136,13 +145,9 @@ def read_soft_labels(path: str | Path, data: LabelledSet, spec: str) -> dict[str
             except json.JSONDecodeError as exc:
                 raise SoftLabelError(f"{where}: bad JSON: {exc.msg}") from None
             if lineno == 1:
-                if not isinstance(obj, dict) or obj.get("soft_labels") != FORMAT:
-                    raise SoftLabelError(f"{where}: not a soft-label file (header with \"soft_labels\": {FORMAT})")
-                if obj.get("spec") != spec:
-                    raise SoftLabelError(f"{where}: file is keyed to {obj.get('spec')!r}, config uses it for {spec!r}")
-                if obj.get("stance_labels") != list(STANCE_LABELS) or \
-                        obj.get("sentiment_labels") != list(SENTIMENT_LABELS):
-                    raise SoftLabelError(f"{where}: label order differs from {STANCE_LABELS} / {SENTIMENT_LABELS}")
+                problem = _header_problem(obj, spec)
+                if problem:
+                    raise SoftLabelError(f"{where}: {problem}")
                 continue
             rid = obj.get("id") if isinstance(obj, dict) else None
             rec = by_id.get(rid)
