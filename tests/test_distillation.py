@@ -184,6 +184,10 @@ def test_training_refuses_a_stale_soft_label_file(soft_file, tmp_path):
     (dict(distill_temperature=0, soft_labels={TINY: "x.jsonl"}), "'distill_temperature' must be positive"),
     (dict(validation_fraction=0.1, carve_from=["semeval-train"]), r"'carve_from' \['semeval-train'\]"),
     (dict(carve_from=[TINY]), "'carve_from' needs 'validation_fraction'"),
+    (dict(oversample={"semeval-train": 3}), r"'oversample' keys \['semeval-train'\]"),
+    (dict(oversample={TINY: 1.5}), "whole numbers >= 1"),
+    (dict(oversample={TINY: 0}), "whole numbers >= 1"),
+    (dict(oversample=[TINY]), "'oversample' must map"),
 ])
 def test_bad_distillation_settings(settings, message):
     with pytest.raises(ConfigError, match=message):
@@ -202,6 +206,29 @@ def test_validation_is_dev_specs_plus_a_carve():
     assert carved and not carved & {r.id for r in train_set.records}
     assert {r.id for r in load_spec(TINY).records} <= {r.id for r in train_set.records}
     assert len(train_set.records) + len(carved) == 12 + len(dev_ids)
+
+
+def test_oversampling_repeats_training_records_only():
+    """Copies are made after the carve: no oversampled record reaches validation, each kept one
+    trains ``k`` times, and the other specs are untouched."""
+    from collections import Counter
+
+    from standpoint.targets import repo_path
+    from training.train import split_sets
+
+    dev = str(FIXTURES / "tiny_dev.jsonl")
+    settings = dict(train=[TINY, dev], validation=[TINY], validation_fraction=0.3, carve_from=[dev])
+    plain_train, plain_val = split_sets(tiny_config(**settings), repo_path("configs/targets.yaml"))
+    cfg = tiny_config(**settings, oversample={dev: 3})
+    train_set, val_set = split_sets(cfg, repo_path(cfg.targets_file))
+    assert [r.id for r in val_set.records] == [r.id for r in plain_val.records]
+    counts = Counter(r.id for r in train_set.records)
+    dev_ids = {r.id for r in load_spec(dev).records}
+    kept = {r.id for r in plain_train.records} & dev_ids
+    assert kept and all(counts[i] == 3 for i in kept)
+    assert all(counts[r.id] == 1 for r in load_spec(TINY).records)
+    assert not set(counts) & ({r.id for r in val_set.records} & dev_ids)
+    assert len(train_set.records) == len(plain_train.records) + 2 * len(kept)
 
 
 def test_committed_soft_labels_match_the_committed_corpus():

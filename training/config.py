@@ -27,6 +27,9 @@ class TrainConfig:
     validation_fraction: float = 0.0
     # train specs the fraction is carved from (default: all of them); the rest train whole
     carve_from: list[str] = field(default_factory=list)
+    # train spec -> how many times its training records are repeated per epoch (after the
+    # validation carve, so no copy reaches validation): more passes over a small set in a big mix
+    oversample: dict[str, int] = field(default_factory=dict)
     max_length: int = 160
     epochs: float = 3.0
     batch_size: int = 32
@@ -60,6 +63,14 @@ class TrainConfig:
             raise ConfigError(f"'carve_from' {stray}: each must also be listed in 'train'")
         if self.carve_from and not self.validation_fraction:
             raise ConfigError("'carve_from' needs 'validation_fraction' (how much of them to hold out)")
+        if not isinstance(self.oversample, dict):
+            raise ConfigError("'oversample' must map train specs to whole repeat counts, e.g. {semeval-train: 3}")
+        stray = [s for s in self.oversample if s not in self.train]
+        if stray:
+            raise ConfigError(f"'oversample' keys {stray}: each must be a spec listed in 'train'")
+        bad = {s: k for s, k in self.oversample.items() if isinstance(k, bool) or not isinstance(k, int) or k < 1}
+        if bad:
+            raise ConfigError(f"'oversample' {bad}: repeat counts must be whole numbers >= 1")
         if not 0 <= self.distill_weight <= 1:
             raise ConfigError(f"'distill_weight' {self.distill_weight!r}: use 0 (gold labels only) to 1 (teacher only)")
         if not self.distill_temperature > 0:

@@ -77,13 +77,27 @@ def split_sets(config: TrainConfig, targets_file: Path) -> tuple[LabelledSet, La
     from the ``carve_from`` train specs (all train specs when none are named)."""
     cap = config.max_train_records
     if not config.validation_fraction:
-        return load_sets(config.train, targets_file, cap), load_sets(config.validation, targets_file)
-    carve = config.carve_from or config.train
-    whole = [s for s in config.train if s not in carve]
-    kept, held = carve_validation(load_sets(carve, targets_file, cap), config.validation_fraction, config.seed)
-    train_set = merge_sets(load_sets(whole, targets_file, cap), kept) if whole else kept
-    val_set = merge_sets(load_sets(config.validation, targets_file), held) if config.validation else held
-    return train_set, val_set
+        train_set, val_set = load_sets(config.train, targets_file, cap), load_sets(config.validation, targets_file)
+    else:
+        carve = config.carve_from or config.train
+        whole = [s for s in config.train if s not in carve]
+        kept, held = carve_validation(load_sets(carve, targets_file, cap), config.validation_fraction, config.seed)
+        train_set = merge_sets(load_sets(whole, targets_file, cap), kept) if whole else kept
+        val_set = merge_sets(load_sets(config.validation, targets_file), held) if config.validation else held
+    return oversample(train_set, config.oversample, targets_file, cap), val_set
+
+
+def oversample(data: LabelledSet, factors: Mapping[str, int], targets_file: Path,
+               cap: int | None = None) -> LabelledSet:
+    """Repeat the training records of each spec in ``factors`` that many times (records are
+    matched by id, so only the ones left after the validation carve are repeated)."""
+    factor_of = {r.id: k for spec, k in factors.items() if k > 1
+                 for r in load_sets([spec], targets_file, cap).records}
+    if not factor_of:
+        return data
+    records = [r for r in data.records for _ in range(factor_of.get(r.id, 1))]
+    log.info("oversampled %s: %d -> %d training records", dict(factors), len(data.records), len(records))
+    return LabelledSet(data.name, records, data.targets)
 
 
 def encode_rows(data: LabelledSet, encoder: RowEncoder, soft: Mapping[str, SoftLabel] | None = None,
