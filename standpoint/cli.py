@@ -1,4 +1,4 @@
-"""The ``standpoint`` command: train, eval, predict (and serve)."""
+"""The ``standpoint`` command: train, ablate, soft-labels, eval, compare, predict and serve."""
 
 from __future__ import annotations
 
@@ -23,6 +23,16 @@ def _cmd_train(args) -> int:
     output = args.output or f"artifacts/{Path(args.config).stem}"
     path = train(config, output)
     print(f"saved model to {path}")
+    return 0
+
+
+def _cmd_ablate(args) -> int:
+    from training.ablate import ablate, format_table
+    from training.config import TrainConfig
+
+    result = ablate(TrainConfig.from_yaml(args.config), args.add, args.out, epochs=args.epochs, fresh=args.fresh)
+    print(format_table(result))
+    print(f"validation: {result['variants']['base']['validation']}; wrote {args.out}/ablation.json")
     return 0
 
 
@@ -123,6 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, help="configs/NAME.yaml")
     p.add_argument("--output", help="model folder to write (default artifacts/NAME)")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("ablate", help="train a config, and the config plus each extra data set, and compare "
+                                      "them on the same validation rows")
+    p.add_argument("--config", required=True, help="base config (configs/NAME.yaml)")
+    p.add_argument("--add", nargs="+", required=True, help="train SPECs to try adding, one variant each")
+    p.add_argument("--out", required=True, help="folder for the variant models and ablation.json")
+    p.add_argument("--epochs", type=float, help="override the config's epochs in every variant")
+    p.add_argument("--fresh", action="store_true", help="retrain variants already trained with the same config")
+    p.set_defaults(func=_cmd_ablate)
 
     p = sub.add_parser("soft-labels", help="run a teacher model over a config's training data and write the "
                                            "soft-label files its 'soft_labels' names (for distillation)")
