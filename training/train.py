@@ -39,14 +39,18 @@ SENTIMENT_ID = {label: i for i, label in enumerate(SENTIMENT_LABELS)}
 
 
 def load_sets(specs: list[str], targets_file: str, cap: int | None = None) -> LabelledSet:
-    records, targets, names = [], {}, []
-    for spec in specs:
-        labelled = load_spec(repo_path(spec), targets_file)
-        recs = labelled.records[:cap] if cap else labelled.records
-        records.extend(recs)
-        targets.update(labelled.targets)
-        names.append(labelled.name)
-    return LabelledSet("+".join(names), records, targets)
+    return _union([_load_capped(spec, targets_file, cap) for spec in specs])
+
+
+def _load_capped(spec: str, targets_file: str, cap: int | None) -> LabelledSet:
+    labelled = load_spec(repo_path(spec), targets_file)
+    return LabelledSet(labelled.name, labelled.records[:cap] if cap else labelled.records, labelled.targets)
+
+
+def _union(parts: list[LabelledSet]) -> LabelledSet:
+    """The sets one after another (names joined with '+'; empty sets keep their targets)."""
+    return LabelledSet("+".join(p.name for p in parts), [r for p in parts for r in p.records],
+                       {k: v for p in parts for k, v in p.targets.items()})
 
 
 def carve_validation(data: LabelledSet, fraction: float, seed: int) -> tuple[LabelledSet, LabelledSet]:
@@ -75,24 +79,23 @@ def merge_sets(*sets: LabelledSet) -> LabelledSet:
 def split_sets(config: TrainConfig, targets_file: Path) -> tuple[LabelledSet, LabelledSet]:
     """(train, validation): the ``validation`` specs, plus ``validation_fraction`` carved
     from the ``carve_from`` train specs (all train specs when none are named)."""
-    cap = config.max_train_records
+    loaded = {spec: _load_capped(spec, targets_file, config.max_train_records) for spec in config.train}
     if not config.validation_fraction:
-        train_set, val_set = load_sets(config.train, targets_file, cap), load_sets(config.validation, targets_file)
+        train_set, val_set = _union(list(loaded.values())), load_sets(config.validation, targets_file)
     else:
         carve = config.carve_from or config.train
-        whole = [s for s in config.train if s not in carve]
-        kept, held = carve_validation(load_sets(carve, targets_file, cap), config.validation_fraction, config.seed)
-        train_set = merge_sets(load_sets(whole, targets_file, cap), kept) if whole else kept
+        whole = [loaded[s] for s in config.train if s not in carve]
+        kept, held = carve_validation(_union([loaded[s] for s in carve]), config.validation_fraction, config.seed)
+        train_set = merge_sets(_union(whole), kept) if whole else kept
         val_set = merge_sets(load_sets(config.validation, targets_file), held) if config.validation else held
-    return oversample(train_set, config.oversample, targets_file, cap), val_set
+    return oversample(train_set, config.oversample, loaded), val_set
 
 
-def oversample(data: LabelledSet, factors: Mapping[str, int], targets_file: Path,
-               cap: int | None = None) -> LabelledSet:
-    """Repeat the training records of each spec in ``factors`` that many times (records are
-    matched by id, so only the ones left after the validation carve are repeated)."""
-    factor_of = {r.id: k for spec, k in factors.items() if k > 1
-                 for r in load_sets([spec], targets_file, cap).records}
+def oversample(data: LabelledSet, factors: Mapping[str, int], sets: Mapping[str, LabelledSet]) -> LabelledSet:
+    """Repeat the training records of each spec in ``factors`` (spec -> its loaded ``sets`` entry)
+    that many times (records are matched by id, so only the ones left after the validation carve
+    are repeated)."""
+    factor_of = {r.id: k for spec, k in factors.items() if k > 1 for r in sets[spec].records}
     if not factor_of:
         return data
     records = [r for r in data.records for _ in range(factor_of.get(r.id, 1))]
