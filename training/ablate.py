@@ -13,6 +13,8 @@ import json
 import logging
 from pathlib import Path
 
+from model.folder import METADATA, read_metadata
+
 from .config import ConfigError, TrainConfig
 from .train import train
 
@@ -30,11 +32,11 @@ def variants(base: TrainConfig, additions: list[str], epochs: float | None = Non
     scored = sorted(s for s in additions if s in base.validation)
     if scored:
         raise ConfigError(f"--add {scored}: the base config validates on it; adding it would score on training data")
+    # carve_from pins the validation carve to the base's specs, so every variant is picked and
+    # scored on the same rows
+    carve = base.carve_from or (base.train if base.validation_fraction else [])
     out = {"base": base}
     for spec in additions:
-        # carve_from pins the validation carve to the base's specs, so every variant is picked
-        # and scored on the same rows
-        carve = base.carve_from or (base.train if base.validation_fraction else [])
         out[f"+{spec}"] = dataclasses.replace(base, train=[*base.train, spec], carve_from=list(carve))
     return out
 
@@ -44,10 +46,9 @@ def _slug(name: str) -> str:
 
 
 def _finished(folder: Path, config: TrainConfig) -> dict | None:
-    meta_file = folder / "standpoint.json"
-    if not meta_file.exists():
+    if not (folder / METADATA).exists():
         return None
-    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    meta = read_metadata(folder)
     return meta if meta.get("training_config") == config.to_dict() else None
 
 
@@ -61,8 +62,7 @@ def ablate(base: TrainConfig, additions: list[str], out: str | Path, epochs: flo
         meta = None if fresh else _finished(folder, config)
         if meta is None:
             log.info("ablation %d/%d: training %s", i, len(runs), name)
-            train(config, folder)
-            meta = json.loads((folder / "standpoint.json").read_text(encoding="utf-8"))
+            meta = read_metadata(train(config, folder))
         else:
             log.info("ablation %d/%d: %s already trained with this config, reusing %s", i, len(runs), name, folder)
         v = meta["validation_metrics"]
