@@ -2,7 +2,8 @@
 
 The data stay where they are (their terms forbid redistribution): the root is
 ``$STANDPOINT_SHARED_DATA`` or ``../shared/data`` beside the repository.
-Named sets: see ``NAMED_SETS``. A data SPEC elsewhere is either such a name or a JSONL path.
+Named sets: see ``NAMED_SETS``. A data SPEC elsewhere is either such a name or a JSONL path,
+optionally with ``~augK`` (perturbed copies for distillation, standpoint/augment.py).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import re
 from pathlib import Path
 from typing import Callable
 
+from .augment import augment, parse_spec
 from .records import LabelledSet, RecordError, StanceRecord, load_jsonl
-from .targets import REPO_ROOT, load_targets
+from .targets import REPO_ROOT, load_targets, repo_path
 
 SEMEVAL_TARGETS = {
     "Atheism": "atheism",
@@ -155,7 +157,14 @@ NAMED_SETS: dict[str, Callable[[Path], LabelledSet]] = {
 
 
 def load_spec(spec: str, targets_file: str | Path | None = None) -> LabelledSet:
-    """A named external set, or a contract JSONL path whose targets are in the targets config."""
+    """A named external set, or a contract JSONL path whose targets are in the targets config;
+    ``SPEC~augK``: K perturbed copies of each record of SPEC (standpoint/augment.py)."""
+    try:
+        parsed = parse_spec(spec)
+    except ValueError as exc:
+        raise RecordError(str(exc)) from None
+    if parsed:
+        return augment(load_spec(repo_path(parsed[0]), targets_file), parsed[1], spec)
     if spec in NAMED_SETS:
         return NAMED_SETS[spec](shared_data_root())
     path = Path(spec)

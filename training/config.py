@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from standpoint.augment import base_spec, parse_spec
 from standpoint.yamlfile import read_settings
 
 SELECT_METRICS = ("score", "stance_macro_f1", "stance_f_avg", "sentiment_macro_f1")
@@ -83,8 +84,20 @@ class TrainConfig:
         if stray:
             raise ConfigError(f"'soft_labels' keys {stray}: each must be a spec listed in 'train'")
         for spec in [*self.train, *self.validation]:
-            if "test" in Path(spec).stem.split("-"):  # semeval-a-test, vast-test-zeroshot, test.jsonl
+            try:
+                parse_spec(spec)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+            if "test" in Path(base_spec(spec)).stem.split("-"):  # semeval-a-test, vast-test-zeroshot, test.jsonl
                 raise ConfigError(f"data spec {spec!r} is a test split: test splits are for final measurement only")
+        augmented = [s for s in self.train if parse_spec(s)]
+        stray = [s for s in [*self.validation, *self.carve_from] if parse_spec(s)]
+        if stray:
+            raise ConfigError(f"{stray}: perturbed copies (~aug) only train; validate on real text")
+        stray = [s for s in augmented if s not in self.soft_labels]
+        if stray:
+            raise ConfigError(f"{stray}: perturbed copies train on teacher soft labels alone; "
+                              "give each a 'soft_labels' file")
         if self.select_metric not in SELECT_METRICS:
             raise ConfigError(f"'select_metric' {self.select_metric!r}: choose one of {', '.join(SELECT_METRICS)}")
         for key in ("epochs", "batch_size", "learning_rate", "max_length"):

@@ -27,6 +27,7 @@ from model.folder import build_model, save_model_folder
 from model.inputs import SENTIMENT_TASK, STANCE_TASK, EncodedRow, RowEncoder, pad_rows
 from model.modeling import IGNORE
 from standpoint.adapters import load_spec
+from standpoint.augment import is_augmented, source_id
 from standpoint.records import SENTIMENT_LABELS, STANCE_LABELS, LabelledSet, StanceRecord
 from standpoint.targets import repo_path
 
@@ -88,7 +89,17 @@ def split_sets(config: TrainConfig, targets_file: Path) -> tuple[LabelledSet, La
         kept, held = carve_validation(_union([loaded[s] for s in carve]), config.validation_fraction, config.seed)
         train_set = merge_sets(_union(whole), kept) if whole else kept
         val_set = merge_sets(load_sets(config.validation, targets_file), held) if config.validation else held
-    return oversample(train_set, config.oversample, loaded), val_set
+    return oversample(drop_copies_of(train_set, val_set), config.oversample, loaded), val_set
+
+
+def drop_copies_of(train: LabelledSet, validation: LabelledSet) -> LabelledSet:
+    """``train`` without the perturbed copies (``~aug``) of validation records."""
+    held = {r.id for r in validation.records}
+    records = [r for r in train.records if not (is_augmented(r) and source_id(r.id) in held)]
+    if len(records) < len(train.records):
+        log.info("dropped %d perturbed copies of validation records from training",
+                 len(train.records) - len(records))
+    return LabelledSet(train.name, records, train.targets)
 
 
 def oversample(data: LabelledSet, factors: Mapping[str, int], sets: Mapping[str, LabelledSet]) -> LabelledSet:
@@ -110,6 +121,7 @@ def encode_rows(data: LabelledSet, encoder: RowEncoder, soft: Mapping[str, SoftL
     With ``soft`` (record id -> teacher soft label), each row also carries the teacher's
     distribution re-tempered by ``temperature`` (zeros where the teacher gave none), and a
     record without gold sentiment still gives a sentiment row, taught by the teacher alone.
+    A perturbed copy (standpoint/augment.py) has no gold label: the teacher alone teaches it.
     """
     cols: dict[str, list] = {"input_ids": [], "token_type_ids": [], "task_ids": [], "labels": [], "length": []}
     if soft is not None:
@@ -125,7 +137,8 @@ def encode_rows(data: LabelledSet, encoder: RowEncoder, soft: Mapping[str, SoftL
             items.append((encoder.sentiment_row(ids), SENTIMENT_TASK, gold, taught))
         for tid, label in rec.stances.items():
             taught = sharpen(teacher.stances[tid], temperature) if teacher and tid in teacher.stances else none
-            items.append((encoder.stance_row(data.targets[tid], ids), STANCE_TASK, STANCE_ID[label], taught))
+            gold = IGNORE if is_augmented(rec) else STANCE_ID[label]
+            items.append((encoder.stance_row(data.targets[tid], ids), STANCE_TASK, gold, taught))
         for row, task, label, taught in items:
             cols["input_ids"].append(row.input_ids)
             cols["token_type_ids"].append(row.token_type_ids or [])
