@@ -48,7 +48,9 @@ def source_id(record_id: str) -> str:
 
 
 def is_augmented(record: StanceRecord) -> bool:
-    return TAG in record.notes
+    """A copy made here: its id has the copy suffix and it carries the tag (a user's record that
+    happens to be tagged ``augmented`` keeps its gold labels)."""
+    return TAG in record.notes and SUFFIX in record.id
 
 
 def perturb(text: str, rng: random.Random) -> str:

@@ -6,8 +6,8 @@ import pytest
 
 from model.modeling import IGNORE
 from standpoint.adapters import load_spec
-from standpoint.augment import TAG, parse_spec, source_id
-from standpoint.records import RecordError
+from standpoint.augment import TAG, is_augmented, parse_spec, source_id
+from standpoint.records import RecordError, StanceRecord
 from standpoint.targets import repo_path
 from training.config import ConfigError
 from training.soft_labels import read_soft_labels, write_soft_labels
@@ -30,6 +30,9 @@ def test_copies_are_deterministic_perturbed_and_unlabelled():
         assert rec.text != src.text
         assert set(rec.text.split()) <= set(src.text.split())  # words dropped or moved, none invented
     assert data.targets == orig.targets and data.name == spec
+    assert all(is_augmented(r) for r in data.records)
+    tagged = StanceRecord(id="user-1", text="x y", stances={"recognition": "favor"}, notes=(TAG,))
+    assert not is_augmented(tagged)  # a user's record tagged "augmented" keeps its gold labels
 
 
 def test_bad_copy_counts_are_clear_errors():
