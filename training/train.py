@@ -72,9 +72,8 @@ def carve_validation(data: LabelledSet, fraction: float, seed: int) -> tuple[Lab
 
 
 def merge_sets(*sets: LabelledSet) -> LabelledSet:
-    parts = [s for s in sets if s.records]
-    return LabelledSet("+".join(s.name for s in parts), [r for s in parts for r in s.records],
-                       {k: v for s in parts for k, v in s.targets.items()})
+    """The non-empty sets one after another."""
+    return _union([s for s in sets if s.records])
 
 
 def split_sets(config: TrainConfig, targets_file: Path) -> tuple[LabelledSet, LabelledSet]:
