@@ -7,8 +7,8 @@ soft labels can be keyed to them like any other record (training/soft_labels.py)
 
 A copy keeps its record's targets, but not its gold labels: dropping a word ("not") can flip a
 stance, so the copy is tagged ``augmented``, has no sentiment, and trains on the teacher's soft
-labels alone (a config with an augmented spec must give it a soft-label file). Copies of a record held out for
-validation never train (training/train.py drops them).
+labels alone (a config with an augmented spec must give it a soft-label file). Copies of a
+record held out for validation never train (training/train.py drops them).
 """
 
 from __future__ import annotations

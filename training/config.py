@@ -85,10 +85,10 @@ class TrainConfig:
             raise ConfigError(f"'soft_labels' keys {stray}: each must be a spec listed in 'train'")
         for spec in [*self.train, *self.validation]:
             try:
-                parse_spec(spec)
-            except ValueError as exc:
+                base = base_spec(spec)
+            except ValueError as exc:  # a bad ~augK
                 raise ConfigError(str(exc)) from None
-            if "test" in Path(base_spec(spec)).stem.split("-"):  # semeval-a-test, vast-test-zeroshot, test.jsonl
+            if "test" in Path(base).stem.split("-"):  # semeval-a-test, vast-test-zeroshot, test.jsonl
                 raise ConfigError(f"data spec {spec!r} is a test split: test splits are for final measurement only")
         augmented = [s for s in self.train if parse_spec(s)]
         stray = [s for s in [*self.validation, *self.carve_from] if parse_spec(s)]
