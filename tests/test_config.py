@@ -42,7 +42,8 @@ def test_shipped_configs_parse():
     # comments would double its cost), every other spec on the teacher's soft labels
     assert sorted({base_spec(s) for s in student.train}) == sorted(teacher.train)
     assert any(parse_spec(s) for s in student.train)
-    for key in ("validation", "validation_fraction", "carve_from", "seed"):
+    assert student.carve_seed is not None  # a seed study of the student keeps the teacher's carve
+    for key in ("validation", "validation_fraction", "carve_from", "carve_seed"):
         assert getattr(teacher, key) == getattr(student, key), key
     assert set(student.soft_labels) == set(student.train) - {"vast-dev"} and student.distill_weight > 0
 

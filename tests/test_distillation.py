@@ -208,6 +208,23 @@ def test_validation_is_dev_specs_plus_a_carve():
     assert len(train_set.records) + len(carved) == 12 + len(dev_ids)
 
 
+def test_carve_seed_fixes_the_carve_across_training_seeds():
+    """Without carve_seed the carve follows 'seed'; with it, two training seeds validate on the
+    same records."""
+    from standpoint.targets import repo_path
+    from training.train import split_sets
+
+    def carved(**over):
+        cfg = tiny_config(train=[TINY], validation=[], validation_fraction=0.5, **over)
+        return {r.id for r in split_sets(cfg, repo_path(cfg.targets_file))[1].records}
+
+    by_seed = {seed: carved(seed=seed) for seed in range(42, 48)}
+    assert len(set(map(frozenset, by_seed.values()))) > 1
+    assert all(carved(seed=seed, carve_seed=42) == by_seed[42] for seed in range(43, 48))
+    with pytest.raises(ConfigError, match="'carve_seed' 'x'"):
+        tiny_config(carve_seed="x")
+
+
 def test_oversampling_repeats_training_records_only():
     """Copies are made after the carve: no oversampled record reaches validation, each kept one
     trains ``k`` times, and the other specs are untouched."""

@@ -28,6 +28,8 @@ class TrainConfig:
     validation_fraction: float = 0.0
     # train specs the fraction is carved from (default: all of them); the rest train whole
     carve_from: list[str] = field(default_factory=list)
+    # seed of that carve (default: ``seed``); fix it to compare training seeds on one validation set
+    carve_seed: int | None = None
     # train spec -> how many times its training records are repeated per epoch (after the
     # validation carve, so no copy reaches validation): more passes over a small set in a big mix
     oversample: dict[str, int] = field(default_factory=dict)
@@ -62,6 +64,8 @@ class TrainConfig:
         stray = [s for s in self.carve_from if s not in self.train]
         if stray:
             raise ConfigError(f"'carve_from' {stray}: each must also be listed in 'train'")
+        if self.carve_seed is not None and (isinstance(self.carve_seed, bool) or not isinstance(self.carve_seed, int)):
+            raise ConfigError(f"'carve_seed' {self.carve_seed!r}: use a whole number, or leave it out to use 'seed'")
         if self.carve_from and not self.validation_fraction:
             raise ConfigError("'carve_from' needs 'validation_fraction' (how much of them to hold out)")
         if not isinstance(self.oversample, dict):

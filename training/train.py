@@ -85,7 +85,8 @@ def split_sets(config: TrainConfig, targets_file: Path) -> tuple[LabelledSet, La
     else:
         carve = config.carve_from or config.train
         whole = [loaded[s] for s in config.train if s not in carve]
-        kept, held = carve_validation(_union([loaded[s] for s in carve]), config.validation_fraction, config.seed)
+        carve_seed = config.seed if config.carve_seed is None else config.carve_seed
+        kept, held = carve_validation(_union([loaded[s] for s in carve]), config.validation_fraction, carve_seed)
         train_set = merge_sets(_union(whole), kept) if whole else kept
         val_set = merge_sets(load_sets(config.validation, targets_file), held) if config.validation else held
     return oversample(drop_copies_of(train_set, val_set), config.oversample, loaded), val_set
